@@ -1,0 +1,494 @@
+//! Where is the service? The first two steps of discovery, using nothing but `std`.
+//!
+//! 1. The service's URL variable (`DATABASE_URL`, `REDIS_URL`, `AMQP_URL`, `MONGODB_URL`). When
+//!    it is set we use it or nothing: silently falling back to another server would run a
+//!    learner's tests against a database they did not name.
+//! 2. The default local port (what `docker compose up -d` and a local package install give).
+//!
+//! The third step, a throwaway container, needs an async Docker client and lives in
+//! [`crate::containers`]. `xtask` uses this module for `services status` and for deciding which
+//! tests to skip, so what the runner reports and what a test sees cannot disagree.
+
+use std::fmt;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// The services a lesson, the capstone or a test may need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    Postgres,
+    Redis,
+    RabbitMq,
+    MongoDb,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [
+        Service::Postgres,
+        Service::Redis,
+        Service::RabbitMq,
+        Service::MongoDb,
+    ];
+
+    /// The short name used on the command line (`--require postgres,redis`) and in
+    /// `docker-compose.yml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Postgres => "postgres",
+            Service::Redis => "redis",
+            Service::RabbitMq => "rabbitmq",
+            Service::MongoDb => "mongodb",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Service::Postgres => "PostgreSQL",
+            Service::Redis => "Redis",
+            Service::RabbitMq => "RabbitMQ",
+            Service::MongoDb => "MongoDB",
+        }
+    }
+
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Service::Postgres => "DATABASE_URL",
+            Service::Redis => "REDIS_URL",
+            Service::RabbitMq => "AMQP_URL",
+            Service::MongoDb => "MONGODB_URL",
+        }
+    }
+
+    /// The URL of a server on its default local port, with the credentials that
+    /// `docker-compose.yml` sets (a trust-auth PostgreSQL ignores the password).
+    pub fn default_url(self) -> &'static str {
+        match self {
+            Service::Postgres => "postgres://postgres:postgres@127.0.0.1:5432/postgres",
+            Service::Redis => "redis://127.0.0.1:6379",
+            Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
+            Service::MongoDb => "mongodb://127.0.0.1:27017",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Service::Postgres => 5432,
+            Service::Redis => 6379,
+            Service::RabbitMq => 5672,
+            Service::MongoDb => 27017,
+        }
+    }
+
+    /// The word a live test's name must contain, so the runner can skip it when the service
+    /// is down (see the crate docs).
+    pub fn test_marker(self) -> &'static str {
+        match self {
+            Service::Postgres => "needs_postgres",
+            Service::Redis => "needs_redis",
+            Service::RabbitMq => "needs_rabbitmq",
+            Service::MongoDb => "needs_mongodb",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// An unknown service name, e.g. in `--require postgress`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownService(pub String);
+
+impl fmt::Display for UnknownService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let known: Vec<_> = Service::ALL.iter().map(|s| s.name()).collect();
+        write!(
+            f,
+            "unknown service `{}` (known: {})",
+            self.0,
+            known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownService {}
+
+impl FromStr for Service {
+    type Err = UnknownService;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Service::ALL
+            .into_iter()
+            .find(|service| service.name() == wanted)
+            .ok_or_else(|| UnknownService(s.to_owned()))
+    }
+}
+
+/// How an endpoint was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    EnvVar,
+    DefaultPort,
+    Container,
+}
+
+/// A service that answered, and the URL to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub service: Service,
+    pub url: String,
+    pub origin: Origin,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = match self.origin {
+            Origin::EnvVar => format!("from {}", self.service.env_var()),
+            Origin::DefaultPort => "default port".to_owned(),
+            Origin::Container => "throwaway container".to_owned(),
+        };
+        write!(f, "{} ({how})", redact(&self.url))
+    }
+}
+
+/// Why a service could not be found: every place that was tried, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    pub service: Service,
+    pub tried: Vec<String>,
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is not reachable ({})",
+            self.service,
+            self.tried.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// How long a TCP probe waits. Local services answer in microseconds; a second is generous and
+/// keeps `cargo xtask services status` snappy when everything is down.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Steps 1 and 2 of discovery: the URL variable, else the default local port.
+pub fn locate(service: Service) -> Result<Endpoint, Unavailable> {
+    let var = service.env_var();
+    if let Ok(url) = std::env::var(var) {
+        if !url.trim().is_empty() {
+            return match probe_url(&url, service.default_port()) {
+                Ok(()) => Ok(Endpoint {
+                    service,
+                    url,
+                    origin: Origin::EnvVar,
+                }),
+                Err(why) => Err(Unavailable {
+                    service,
+                    tried: vec![format!("{var}={} {why}", redact(&url))],
+                }),
+            };
+        }
+    }
+    let url = service.default_url();
+    match probe_url(url, service.default_port()) {
+        Ok(()) => Ok(Endpoint {
+            service,
+            url: url.to_owned(),
+            origin: Origin::DefaultPort,
+        }),
+        Err(why) => Err(Unavailable {
+            service,
+            tried: vec![
+                format!("{var} is unset"),
+                format!("127.0.0.1:{} {why}", service.default_port()),
+            ],
+        }),
+    }
+}
+
+fn probe_url(url: &str, default_port: u16) -> Result<(), String> {
+    let Some((host, port)) = host_port(url, default_port) else {
+        return Err("is not a URL this probe understands".to_owned());
+    };
+    probe(&host, port)
+}
+
+/// Opens (and closes) a TCP connection: "something listens there". Protocol-level health
+/// checks belong to the clients; this only has to be fast and dependency-free.
+pub fn probe(host: &str, port: u16) -> Result<(), String> {
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("does not resolve: {e}"))?;
+    let mut last = String::from("resolves to no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("does not answer: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// Extracts `host` and `port` from `scheme://[user[:pass]@]host[:port][/path][?query]`.
+/// A MongoDB seed list (`h1:1,h2:2`) yields its first host.
+pub fn host_port(url: &str, default_port: u16) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let first = host_port.split(',').next()?;
+    let (host, port) = if let Some(v6) = first.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = after.strip_prefix(':');
+        (host, port)
+    } else {
+        match first.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (first, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default_port,
+    };
+    Some((host.to_owned(), port))
+}
+
+/// Hides the password in `scheme://user:password@host`, for anything we print.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Does a Docker engine answer? (`docker --version` only proves there is a client.)
+pub fn docker_engine_answers() -> bool {
+    let child = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return false;
+    };
+    // `docker info` can hang on a half-configured remote context; never let it stall a run.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+/// The exact commands that start (or install, then start) `service` on this machine. The
+/// runner prints them beside every skipped test; `cargo xtask services` prints them too.
+pub fn how_to_start(service: Service) -> Vec<String> {
+    if docker_engine_answers() {
+        return vec![format!("docker compose up -d --wait {}", service.name())];
+    }
+    let on_path = |cmd: &str| command_exists(cmd);
+    let sudo = if is_root() { "" } else { "sudo " };
+    match service {
+        Service::Postgres if on_path("pg_ctlcluster") => {
+            let version = first_dir_entry("/etc/postgresql").unwrap_or_else(|| "15".to_owned());
+            vec![format!(
+                "{sudo}pg_ctlcluster --skip-systemctl-redirect {version} main start"
+            )]
+        }
+        Service::Redis if on_path("redis-server") => vec![
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no"
+                .to_owned(),
+        ],
+        Service::RabbitMq if on_path("rabbitmq-server") => vec![format!(
+            "{sudo}rabbitmq-server -detached   # answers after ~10 s"
+        )],
+        Service::MongoDb if on_path("mongod") => vec![
+            "mongod --bind_ip 127.0.0.1 --port 27017 --dbpath /tmp/mongo-data --fork --logpath /tmp/mongod.log   # after: mkdir -p /tmp/mongo-data".to_owned(),
+        ],
+        Service::MongoDb => vec![
+            "install MongoDB Community Server (https://www.mongodb.com/docs/manual/installation/) or Docker, then: cargo xtask services up".to_owned(),
+        ],
+        _ if on_path("apt-get") => {
+            let package = match service {
+                Service::Postgres => "postgresql",
+                Service::Redis => "redis-server",
+                _ => "rabbitmq-server",
+            };
+            vec![
+                format!("{sudo}apt-get install -y {package}"),
+                "then run `cargo xtask services status` again for the start command".to_owned(),
+            ]
+        }
+        _ if on_path("brew") => {
+            let formula = match service {
+                Service::Postgres => "postgresql@16",
+                Service::Redis => "redis",
+                _ => "rabbitmq",
+            };
+            vec![
+                format!("brew install {formula}"),
+                format!("brew services start {formula}"),
+            ]
+        }
+        _ => vec![format!(
+            "install {service} (see the book's set-up chapter), or Docker and then `docker compose up -d`"
+        )],
+    }
+}
+
+fn command_exists(cmd: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .chain(["/usr/sbin".into(), "/usr/lib/postgresql".into()])
+            .any(|dir| dir.join(cmd).is_file())
+    })
+}
+
+fn is_root() -> bool {
+    // No libc call needed: root's home is /root on every Linux we support, and HOME tells.
+    std::env::var_os("USER").is_some_and(|u| u == "root")
+        || std::env::var_os("HOME").is_some_and(|h| h == "/root")
+}
+
+fn first_dir_entry(dir: &str) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(Path::new(dir))
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names.pop()
+}
+
+/// The name of the running test, as libtest names its thread (`module::test_fn`).
+pub fn current_test_name() -> Option<String> {
+    let thread = std::thread::current();
+    let name = thread.name()?;
+    (name != "main").then(|| name.to_owned())
+}
+
+/// Panics, with the rule spelled out, when a test that uses `service` lacks the
+/// `needs_<service>` marker the runner skips by.
+pub fn check_marker(service: Service) {
+    if let Some(name) = current_test_name() {
+        assert!(
+            name.contains(service.test_marker()),
+            "test `{name}` uses {service}, so its name must contain `{marker}` (as a module \
+             `mod {marker} {{ ... }}` or in the function name). That is how `cargo xtask test` \
+             skips it, and lists it, when {service} is down.",
+            marker = service.test_marker()
+        );
+    }
+}
+
+/// Stops the test with a message that says what to do, when its service cannot be found.
+pub fn unavailable_panic(why: &Unavailable) -> ! {
+    let name = current_test_name().unwrap_or_else(|| "this test".to_owned());
+    let start = how_to_start(why.service).join("\n    ");
+    panic!(
+        "`{name}` cannot run: {why}.\n  Start it with:\n    {start}\n  or run the suite through \
+         `cargo xtask test`, which skips tests whose service is down and lists them."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_reads_every_url_shape_we_use() {
+        let cases = [
+            (
+                "postgres://postgres:pw@127.0.0.1:5432/shop",
+                ("127.0.0.1", 5432),
+            ),
+            ("redis://localhost", ("localhost", 6379)),
+            ("amqp://guest:guest@rabbit:5673/%2f", ("rabbit", 5673)),
+            ("mongodb://a:27018,b:27019/?replicaSet=rs0", ("a", 27018)),
+            ("postgres://u@[::1]:6000/db", ("::1", 6000)),
+            ("postgres://user:p@ss@host/db", ("host", 6379)),
+        ];
+        for (url, (host, port)) in cases {
+            assert_eq!(
+                host_port(url, 6379),
+                Some((host.to_owned(), port)),
+                "parsing {url}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_port_rejects_what_is_not_a_url() {
+        for url in ["127.0.0.1:5432", "postgres://:5432/db", "redis://host:port"] {
+            assert_eq!(host_port(url, 1), None, "{url} should not parse");
+        }
+    }
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/shop?sslmode=disable"),
+            "postgres://app:***@db:5432/shop?sslmode=disable"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("amqp://guest@host/%2f"),
+            "amqp://guest@host/%2f",
+            "a user without a password has nothing to hide"
+        );
+    }
+
+    #[test]
+    fn service_names_round_trip_and_unknown_names_are_explained() {
+        for service in Service::ALL {
+            assert_eq!(service.name().parse::<Service>(), Ok(service));
+        }
+        let err = "postgress".parse::<Service>().unwrap_err();
+        assert!(err.to_string().contains("known: postgres, redis, rabbitmq, mongodb"));
+    }
+
+    #[test]
+    fn a_closed_port_is_reported_not_hung_on() {
+        // Bind then drop a listener: the port is free and nothing answers on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let err = probe("127.0.0.1", port).unwrap_err();
+        assert!(err.starts_with("does not answer"), "{err}");
+    }
+
+    #[test]
+    fn an_open_port_is_found() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(probe("127.0.0.1", port), Ok(()));
+    }
+}

@@ -1,0 +1,58 @@
+//! `testkit`: how every test in this workspace finds a service and gets its own slice of it.
+//!
+//! A live test (one that talks to PostgreSQL, Redis, RabbitMQ or MongoDB over a real
+//! connection) asks this crate for its service instead of hard-coding a URL:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn needs_postgres_orders_survive_a_restart() {
+//!     let db = testkit::postgres().await; // a fresh, empty database for this test alone
+//!     sqlx::query("CREATE TABLE t (id int)").execute(db.pool()).await.unwrap();
+//! }   // dropped here: the database is dropped with it
+//! ```
+//!
+//! Two rules make this work for a learner and for CI alike:
+//!
+//! 1. **Discovery order** (see [`discover`]): the service's URL variable (`DATABASE_URL`, ...),
+//!    then its default local port, then (feature `containers`) a throwaway container when a
+//!    Docker engine answers.
+//! 2. **Naming**: a live test's name contains `needs_<service>` (`needs_postgres`, `needs_redis`,
+//!    `needs_rabbitmq`, `needs_mongodb`), as a module or in the function name. That is how
+//!    `cargo xtask test` skips, lists and counts the tests whose service is down, without
+//!    compiling anything differently. testkit checks the rule at run time, so it cannot drift.
+//!
+//! The core (this file and [`discover`]) uses only `std`, so `xtask` shares it without compiling
+//! any database client; each client lives behind a feature of the same name.
+
+pub mod discover;
+
+#[cfg(any(
+    feature = "postgres",
+    feature = "redis",
+    feature = "rabbitmq",
+    feature = "mongodb"
+))]
+mod isolate;
+
+#[cfg(feature = "containers")]
+pub mod containers;
+
+#[cfg(feature = "mongodb")]
+pub mod mongo;
+#[cfg(feature = "postgres")]
+pub mod pg;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbit;
+#[cfg(feature = "redis")]
+pub mod redis_ns;
+
+pub use discover::{Endpoint, Origin, Service, Unavailable};
+
+#[cfg(feature = "mongodb")]
+pub use mongo::{MongoDatabase, mongodb};
+#[cfg(feature = "postgres")]
+pub use pg::{PgDatabase, postgres};
+#[cfg(feature = "rabbitmq")]
+pub use rabbit::{AmqpScope, rabbitmq};
+#[cfg(feature = "redis")]
+pub use redis_ns::{RedisNamespace, redis};
