@@ -184,20 +184,20 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Steps 1 and 2 of discovery: the URL variable, else the default local port.
 pub fn locate(service: Service) -> Result<Endpoint, Unavailable> {
     let var = service.env_var();
-    if let Ok(url) = std::env::var(var) {
-        if !url.trim().is_empty() {
-            return match probe_url(&url, service.default_port()) {
-                Ok(()) => Ok(Endpoint {
-                    service,
-                    url,
-                    origin: Origin::EnvVar,
-                }),
-                Err(why) => Err(Unavailable {
-                    service,
-                    tried: vec![format!("{var}={} {why}", redact(&url))],
-                }),
-            };
-        }
+    if let Ok(url) = std::env::var(var)
+        && !url.trim().is_empty()
+    {
+        return match probe_url(&url, service.default_port()) {
+            Ok(()) => Ok(Endpoint {
+                service,
+                url,
+                origin: Origin::EnvVar,
+            }),
+            Err(why) => Err(Unavailable {
+                service,
+                tried: vec![format!("{var}={} {why}", redact(&url))],
+            }),
+        };
     }
     let url = service.default_url();
     match probe_url(url, service.default_port()) {
@@ -471,7 +471,10 @@ mod tests {
             assert_eq!(service.name().parse::<Service>(), Ok(service));
         }
         let err = "postgress".parse::<Service>().unwrap_err();
-        assert!(err.to_string().contains("known: postgres, redis, rabbitmq, mongodb"));
+        assert!(
+            err.to_string()
+                .contains("known: postgres, redis, rabbitmq, mongodb")
+        );
     }
 
     #[test]

@@ -28,7 +28,13 @@ pub(crate) fn unique_name() -> String {
         .next()
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(32)
         .collect();
     let random = uuid::Uuid::new_v4().simple().to_string();

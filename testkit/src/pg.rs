@@ -52,10 +52,7 @@ pub async fn postgres() -> PgDatabase {
     // only because `name` is ours (ASCII letters, digits and `_`); AssertSqlSafe records that
     // someone checked, which sqlx 0.9 insists on for any SQL that is not a literal.
     let create = format!(r#"CREATE DATABASE "{name}""#);
-    if let Err(e) = sqlx::query(AssertSqlSafe(create))
-        .execute(&mut admin)
-        .await
-    {
+    if let Err(e) = sqlx::query(AssertSqlSafe(create)).execute(&mut admin).await {
         panic!("could not create test database {name} on {endpoint}: {e}");
     }
     let _ = admin.close().await;

@@ -23,7 +23,10 @@ mod needs_postgres {
         .fetch_one(second.pool())
         .await
         .unwrap();
-        assert_eq!(visible_in_second, 0, "a table leaked into another test's database");
+        assert_eq!(
+            visible_in_second, 0,
+            "a table leaked into another test's database"
+        );
     }
 
     #[tokio::test]

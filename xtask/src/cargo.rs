@@ -1,0 +1,164 @@
+//! Running cargo from the runner, and reading what `cargo test` says.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root: xtask lives one level below it.
+pub fn root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// `cargo` as the one that started us (`CARGO` is set by `cargo run`), at the workspace root.
+pub fn cargo() -> Command {
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(program);
+    command.current_dir(root());
+    command
+}
+
+/// Runs with the output going straight to the terminal; Ok(true) when it succeeded.
+pub fn run_visible(command: &mut Command) -> Result<bool> {
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {command:?}"))?;
+    Ok(status.success())
+}
+
+/// Runs quietly, returning (success, stdout, stderr).
+pub fn run_captured(command: &mut Command) -> Result<(bool, String, String)> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("could not start {command:?}"))?;
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Ignored,
+}
+
+/// What one `cargo test` run said.
+pub struct TestRun {
+    pub outcomes: Vec<(String, Outcome)>,
+    /// False when nothing ran because the code did not compile.
+    pub compiled: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestRun {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.outcomes.iter().filter(|(_, o)| *o == outcome).count()
+    }
+
+    pub fn names(&self, outcome: Outcome) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| *o == outcome)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// libtest's "failures:" section: each failing test's panic message (for a stub, the
+    /// `todo!` that names the chapter to read).
+    pub fn failure_report(&self) -> &str {
+        self.stdout
+            .find("\nfailures:\n")
+            .map_or("", |start| &self.stdout[start + 1..])
+    }
+}
+
+/// `cargo test -p <package> --no-fail-fast`, captured and parsed.
+pub fn test_package(package: &str) -> Result<TestRun> {
+    let (_, stdout, stderr) = run_captured(cargo().args([
+        "test",
+        "--package",
+        package,
+        "--no-fail-fast",
+        "--color",
+        "never",
+    ]))?;
+    let outcomes = parse_test_lines(&stdout);
+    // cargo prints "could not compile" for any build failure; tests that ran print results.
+    let compiled = !stderr.contains("could not compile");
+    Ok(TestRun {
+        outcomes,
+        compiled,
+        stdout,
+        stderr,
+    })
+}
+
+/// Reads libtest's `test <name> ... ok|FAILED|ignored` lines.
+pub fn parse_test_lines(stdout: &str) -> Vec<(String, Outcome)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("test ")?;
+            let (name, result) = rest.rsplit_once(" ... ")?;
+            let outcome = match result.trim() {
+                "ok" => Outcome::Passed,
+                "FAILED" => Outcome::Failed,
+                r if r.starts_with("ignored") => Outcome::Ignored,
+                _ => return None,
+            };
+            Some((name.to_owned(), outcome))
+        })
+        .collect()
+}
+
+/// `cargo xtask bench`: the criterion benchmarks of every crate that has them.
+pub fn bench(args: &[String]) -> Result<()> {
+    if !run_visible(cargo().args(["bench", "--workspace"]).args(args))? {
+        bail!("cargo bench failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_kind_of_result_line_and_nothing_else() {
+        let stdout = "\
+running 4 tests
+test money::adds ... ok
+test money::parses ... FAILED
+test slow_one ... ignored, needs a database
+test src/lib.rs - Money (line 12) ... ok
+test result: FAILED. 2 passed; 1 failed; 1 ignored
+";
+        assert_eq!(
+            parse_test_lines(stdout),
+            vec![
+                ("money::adds".to_owned(), Outcome::Passed),
+                ("money::parses".to_owned(), Outcome::Failed),
+                ("slow_one".to_owned(), Outcome::Ignored),
+                ("src/lib.rs - Money (line 12)".to_owned(), Outcome::Passed),
+            ]
+        );
+    }
+
+    #[test]
+    fn failure_report_starts_at_the_failures_section() {
+        let run = TestRun {
+            outcomes: vec![],
+            compiled: true,
+            stdout: "test a ... FAILED\n\nfailures:\n\n---- a stdout ----\nboom\n".into(),
+            stderr: String::new(),
+        };
+        assert!(run.failure_report().starts_with("failures:\n"));
+        assert!(run.failure_report().contains("boom"));
+    }
+}

@@ -1,0 +1,108 @@
+//! `cargo xtask services up|down|status`.
+//!
+//! With a Docker engine, docker compose runs everything from `docker-compose.yml`. Without
+//! one, we never install or start system services behind the learner's back: we find what
+//! already runs (the same discovery the tests use) and print, for each missing service, the
+//! exact command that starts or installs it on this machine.
+
+use anyhow::{Result, bail};
+use testkit::discover::{self, Service};
+
+use crate::cargo;
+use crate::ui;
+
+/// One line per service: found where, or missing and how to start it. Returns the missing.
+pub fn report() -> Vec<Service> {
+    let mut missing = Vec::new();
+    let mut rows = Vec::new();
+    for service in Service::ALL {
+        match discover::locate(service) {
+            Ok(endpoint) => rows.push(vec![
+                ui::green("✔"),
+                service.display_name().to_owned(),
+                endpoint.to_string(),
+            ]),
+            Err(why) => {
+                rows.push(vec![
+                    ui::red("✘"),
+                    service.display_name().to_owned(),
+                    why.tried.join("; "),
+                ]);
+                missing.push(service);
+            }
+        }
+    }
+    print!("{}", ui::table(&rows));
+    for service in &missing {
+        println!("\n  To start {service}:");
+        for command in discover::how_to_start(*service) {
+            println!("    {command}");
+        }
+    }
+    missing
+}
+
+pub fn status() -> Result<()> {
+    let docker = discover::docker_engine_answers();
+    println!(
+        "Docker engine: {}\n",
+        if docker {
+            ui::green("answers")
+        } else {
+            "not running or not installed".to_owned()
+        }
+    );
+    report();
+    Ok(())
+}
+
+pub fn up() -> Result<()> {
+    if discover::docker_engine_answers() {
+        ui::heading("docker compose up -d --wait");
+        if !cargo::run_visible(
+            std::process::Command::new("docker")
+                .current_dir(cargo::root())
+                .args(["compose", "up", "-d", "--wait"]),
+        )? {
+            bail!("docker compose could not start the services (see its output above)");
+        }
+    } else {
+        println!(
+            "No Docker engine answers, so nothing is started for you; looking for services that\n\
+             already run (URL variables, then default ports):\n"
+        );
+    }
+    let missing = report();
+    if missing.is_empty() {
+        println!("\nAll services answer.");
+        Ok(())
+    } else {
+        let names: Vec<_> = missing.iter().map(|s| s.display_name()).collect();
+        bail!(
+            "not running: {}. Lessons that need them say so; `cargo xtask test` skips their tests.",
+            names.join(", ")
+        )
+    }
+}
+
+pub fn down() -> Result<()> {
+    if discover::docker_engine_answers() {
+        ui::heading("docker compose down (volumes are kept)");
+        if !cargo::run_visible(
+            std::process::Command::new("docker")
+                .current_dir(cargo::root())
+                .args(["compose", "down"]),
+        )? {
+            bail!("docker compose down failed (see its output above)");
+        }
+        return Ok(());
+    }
+    println!(
+        "No Docker engine: the services here were started outside the course, so stop them the\n\
+         way they were started, for example:\n  \
+         pg_ctlcluster --skip-systemctl-redirect <version> main stop\n  \
+         redis-cli shutdown nosave\n  \
+         rabbitmqctl stop"
+    );
+    Ok(())
+}
