@@ -70,11 +70,39 @@ impl TestRun {
     }
 
     /// libtest's "failures:" section: each failing test's panic message (for a stub, the
-    /// `todo!` that names the chapter to read).
-    pub fn failure_report(&self) -> &str {
-        self.stdout
-            .find("\nfailures:\n")
-            .map_or("", |start| &self.stdout[start + 1..])
+    /// `todo!` that names the chapter to read). A property test panics once per case it
+    /// tries while shrinking, so lines repeated within one test's section are shown once.
+    pub fn failure_report(&self) -> String {
+        let start = if self.stdout.starts_with("failures:\n") {
+            0
+        } else if let Some(newline) = self.stdout.find("\nfailures:\n") {
+            newline + 1
+        } else {
+            return String::new();
+        };
+        let mut report = String::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut hidden = 0;
+        for line in self.stdout[start..].lines() {
+            if line.starts_with("---- ") {
+                flush_hidden(&mut report, &mut hidden);
+                seen.clear();
+            } else if !line.trim().is_empty() && !seen.insert(line) {
+                hidden += 1;
+                continue;
+            }
+            report.push_str(line);
+            report.push('\n');
+        }
+        flush_hidden(&mut report, &mut hidden);
+        report
+    }
+}
+
+fn flush_hidden(report: &mut String, hidden: &mut usize) {
+    if *hidden > 0 {
+        report.push_str(&format!("({hidden} repeated lines not shown)\n"));
+        *hidden = 0;
     }
 }
 
@@ -160,5 +188,20 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
         };
         assert!(run.failure_report().starts_with("failures:\n"));
         assert!(run.failure_report().contains("boom"));
+    }
+
+    #[test]
+    fn failure_report_shows_a_repeated_panic_once_per_test() {
+        let run = TestRun {
+            outcomes: vec![],
+            compiled: true,
+            stdout: "failures:\n\n---- p stdout ----\npanicked at x\npanicked at x\npanicked at x\n\
+                     ---- q stdout ----\npanicked at x\n"
+                .into(),
+            stderr: String::new(),
+        };
+        let report = run.failure_report();
+        assert_eq!(report.matches("panicked at x").count(), 2, "{report}");
+        assert!(report.contains("(2 repeated lines not shown)"), "{report}");
     }
 }

@@ -1,0 +1,26 @@
+//! The shop's domain primitives: the small types every other capstone crate speaks in.
+//!
+//! Lesson 01 starts this crate (book chapter 01, "Capstone"). Each type follows "parse, don't
+//! validate": private fields, a fallible constructor that checks and normalises once, and serde
+//! that goes through the same constructor, so a value of the type is proof it is well formed.
+//!
+//! - [`Money`] and [`Currency`]: integer minor units, checked arithmetic, allocation by ratios;
+//! - typed ids ([`ProductId`], [`UserId`], [`OrderId`], [`CategoryId`]): UUID v7 newtypes that
+//!   cannot be mixed up;
+//! - [`Email`]: a practical address parser;
+//! - [`Sku`]: stock-keeping units in one canonical spelling.
+//!
+//! Every invariant has a property test in `tests/`; run them all with
+//! `cargo test -p shop-domain`.
+
+pub mod email;
+pub mod id;
+pub mod money;
+pub mod sku;
+
+pub use email::{Email, EmailError};
+pub use id::{CategoryId, OrderId, ParseIdError, ProductId, UserId};
+pub use money::{
+    AllocationError, Currency, Money, MoneyError, ParseCurrencyError, ParseMoneyError,
+};
+pub use sku::{Sku, SkuError};
