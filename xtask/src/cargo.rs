@@ -195,9 +195,10 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
         let run = TestRun {
             outcomes: vec![],
             compiled: true,
-            stdout: "failures:\n\n---- p stdout ----\npanicked at x\npanicked at x\npanicked at x\n\
+            stdout:
+                "failures:\n\n---- p stdout ----\npanicked at x\npanicked at x\npanicked at x\n\
                      ---- q stdout ----\npanicked at x\n"
-                .into(),
+                    .into(),
             stderr: String::new(),
         };
         let report = run.failure_report();
