@@ -69,32 +69,42 @@ impl TestRun {
             .collect()
     }
 
-    /// libtest's "failures:" section: each failing test's panic message (for a stub, the
-    /// `todo!` that names the chapter to read). A property test panics once per case it
-    /// tries while shrinking, so lines repeated within one test's section are shown once.
-    pub fn failure_report(&self) -> String {
-        let start = if self.stdout.starts_with("failures:\n") {
-            0
-        } else if let Some(newline) = self.stdout.find("\nfailures:\n") {
-            newline + 1
-        } else {
-            return String::new();
-        };
+    /// The first `limit` failing tests' own output (for a stub, the `todo!` that names the
+    /// chapter to read), one block per test as libtest prints it. A property test panics once
+    /// per case it tries while shrinking, so a line repeated within one block is shown once.
+    pub fn failure_report(&self, limit: usize) -> String {
         let mut report = String::new();
         let mut seen = std::collections::HashSet::new();
         let mut hidden = 0;
-        for line in self.stdout[start..].lines() {
-            if line.starts_with("---- ") {
+        let mut blocks = 0;
+        let mut inside = false;
+        for line in self.stdout.lines() {
+            if line.starts_with("---- ") && line.ends_with(" ----") {
                 flush_hidden(&mut report, &mut hidden);
                 seen.clear();
-            } else if !line.trim().is_empty() && !seen.insert(line) {
+                blocks += 1;
+                inside = blocks <= limit;
+            } else if line == "failures:" || line.starts_with("test result:") {
+                flush_hidden(&mut report, &mut hidden);
+                inside = false;
+                continue;
+            }
+            if !inside {
+                continue;
+            }
+            if !line.trim().is_empty() && !seen.insert(line) {
                 hidden += 1;
                 continue;
             }
             report.push_str(line);
             report.push('\n');
         }
-        flush_hidden(&mut report, &mut hidden);
+        if blocks > limit {
+            report.push_str(&format!(
+                "... and {} more failing test(s)\n",
+                blocks - limit
+            ));
+        }
         report
     }
 }
@@ -179,15 +189,18 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
     }
 
     #[test]
-    fn failure_report_starts_at_the_failures_section() {
+    fn failure_report_keeps_each_failing_tests_output_and_nothing_else() {
         let run = TestRun {
             outcomes: vec![],
             compiled: true,
-            stdout: "test a ... FAILED\n\nfailures:\n\n---- a stdout ----\nboom\n".into(),
+            stdout: "test a ... FAILED\n\nfailures:\n\n---- a stdout ----\nboom\n\n\
+                     failures:\n    a\n\ntest result: FAILED. 0 passed; 1 failed\n"
+                .into(),
             stderr: String::new(),
         };
-        assert!(run.failure_report().starts_with("failures:\n"));
-        assert!(run.failure_report().contains("boom"));
+        let report = run.failure_report(5);
+        assert!(report.starts_with("---- a stdout ----\nboom\n"), "{report}");
+        assert!(!report.contains("test result"), "{report}");
     }
 
     #[test]
@@ -201,8 +214,12 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
                     .into(),
             stderr: String::new(),
         };
-        let report = run.failure_report();
+        let report = run.failure_report(5);
         assert_eq!(report.matches("panicked at x").count(), 2, "{report}");
         assert!(report.contains("(2 repeated lines not shown)"), "{report}");
+        assert!(
+            run.failure_report(1)
+                .ends_with("... and 1 more failing test(s)\n")
+        );
     }
 }

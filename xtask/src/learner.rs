@@ -374,7 +374,7 @@ fn report(exercise: &Exercise, status: Status, run: &TestRun) {
             );
         }
         Status::InProgress { .. } | Status::NotStarted { .. } => {
-            print!("{}", run.failure_report());
+            print!("{}", run.failure_report(3));
             let passed = run.count(Outcome::Passed);
             println!(
                 "{} {}",

@@ -1,6 +1,6 @@
 //! Part (b): the `Discount` trait, its three implementations and `best_price`.
 //!
-//! Run with `cargo test -p exercise-01 --test discount`. Two "rogue" discounts at the top are
+//! Run with `cargo test -p exercise-01 --test part_b_discount`. Two "rogue" discounts at the top are
 //! written here, outside your crate, on purpose: `best_price` must keep its promises (never
 //! negative, never more than the undiscounted total) for discounts it has never seen.
 

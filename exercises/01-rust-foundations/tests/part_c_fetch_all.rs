@@ -1,6 +1,6 @@
 //! Part (c): `fetch_all`, a fan-out to price sources with a per-call timeout.
 //!
-//! Run with `cargo test -p exercise-01 --test fetch_all`. Every test starts tokio's clock
+//! Run with `cargo test -p exercise-01 --test part_c_fetch_all`. Every test starts tokio's clock
 //! paused (`start_paused = true`): when all tasks wait on timers, tokio jumps the clock to the
 //! next deadline at once. So a 100 ms fake supplier costs no real time, timeouts fire exactly,
 //! and `Instant::now()` below is tokio's virtual clock, not the wall clock.

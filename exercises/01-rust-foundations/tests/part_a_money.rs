@@ -1,6 +1,6 @@
 //! Part (a): `Money` arithmetic, `Display` and `FromStr`.
 //!
-//! Run with `cargo test -p exercise-01 --test money`. The last block holds property tests:
+//! Run with `cargo test -p exercise-01 --test part_a_money`. The last block holds property tests:
 //! proptest generates hundreds of inputs and, when one fails, shrinks it to the smallest
 //! failing case, which it prints as `minimal failing input`.
 
