@@ -1,7 +1,8 @@
 //! Exercise 01, Rust foundations: money, traits and a concurrent fan-out.
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-01`
-//! passes; run one part at a time with `--test part_a_money`, `--test part_b_discount` or `--test part_c_fetch_all`.
+//! passes; run one part at a time with `--test part_a_money`, `--test part_b_discount` or
+//! `--test part_c_fetch_all`.
 //! The brief is book chapter 01, section "Exercise". Stuck? `cargo xtask hint 01` shows graded
 //! hints one level at a time (they are also in `hints/1.md`, `2.md`, `3.md`).
 //!
