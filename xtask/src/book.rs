@@ -1,6 +1,7 @@
 //! `cargo xtask book [--open|--serve]`: builds the mdBook in `book/`, installing the tools it
 //! needs (at the versions the book is tested with) when they are missing.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Result, bail};
@@ -93,15 +94,134 @@ pub fn run(mode: Mode) -> Result<()> {
         Mode::Open => command.args(["build", "--open"]),
         Mode::Serve => command.args(["serve", "--open"]),
     };
-    ui::heading("mdbook build (with link checking)");
-    if !cargo::run_visible(&mut command)? {
-        bail!("the book did not build (see mdbook's messages above)");
-    }
-    if mode != Mode::Serve {
-        println!(
-            "The book is in {}",
-            book.join("book").join("html").join("index.html").display()
+    ui::heading("checking the book's includes");
+    let problems = check_includes(&book.join("src"))?;
+    if !problems.is_empty() {
+        bail!(
+            "the book includes code that is not there:\n  {}",
+            problems.join("\n  ")
         );
     }
+    println!("  every {{{{#include}}}} names a file and an anchor that exist");
+    ui::heading("mdbook build (with link checking)");
+    if mode == Mode::Serve {
+        cargo::run_visible(&mut command)?;
+        return Ok(());
+    }
+    // mdBook logs a failed include as an ERROR yet exits 0; we read its output to catch it.
+    let (ok, stdout, stderr) = cargo::run_captured(&mut command)?;
+    print!("{stdout}{stderr}");
+    if !ok || stderr.contains("ERROR") || stdout.contains("ERROR") {
+        bail!("the book did not build cleanly (see mdbook's messages above)");
+    }
+    println!(
+        "The book is in {}",
+        book.join("book").join("html").join("index.html").display()
+    );
     Ok(())
+}
+
+/// Every `{{#include path:anchor}}` (and `#rustdoc_include`) in the chapters must name a file
+/// that exists and, when it names an anchor, an `ANCHOR: name` inside it. mdBook itself would
+/// render a missing anchor as an empty code block, silently.
+fn check_includes(src: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(src)? {
+        let chapter = entry?.path();
+        if chapter.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&chapter)?;
+        let name = chapter
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        for (path, anchor) in includes(&text) {
+            let target = src.join(path);
+            let Ok(code) = std::fs::read_to_string(&target) else {
+                problems.push(format!("{name}: {path} does not exist"));
+                continue;
+            };
+            let is_line_range = anchor.chars().all(|c| c.is_ascii_digit() || c == ':');
+            if !anchor.is_empty()
+                && !is_line_range
+                && !code.lines().any(|l| anchor_name(l) == Some(anchor))
+            {
+                problems.push(format!("{name}: {path} has no `ANCHOR: {anchor}`"));
+            }
+        }
+    }
+    problems.sort();
+    Ok(problems)
+}
+
+/// `(path, anchor)` of each include directive; the anchor is empty for a whole file.
+fn includes(text: &str) -> Vec<(&str, &str)> {
+    let mut found = Vec::new();
+    for directive in ["{{#include ", "{{#rustdoc_include "] {
+        for (start, _) in text.match_indices(directive) {
+            let rest = &text[start + directive.len()..];
+            let Some(end) = rest.find("}}") else { continue };
+            let target = rest[..end].trim();
+            let (path, anchor) = target.split_once(':').unwrap_or((target, ""));
+            found.push((path, anchor));
+        }
+    }
+    found
+}
+
+/// `Some("name")` for a line holding `ANCHOR: name` (in any comment syntax).
+fn anchor_name(line: &str) -> Option<&str> {
+    let after = line.split_once("ANCHOR: ")?.1;
+    after.split_whitespace().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_include_directives_with_and_without_anchors() {
+        let text =
+            "{{#include ../../a.rs:fan_out}}\n{{#rustdoc_include b.rs}}\n{{#include c.rs:3:9}}";
+        assert_eq!(
+            includes(text),
+            vec![("../../a.rs", "fan_out"), ("c.rs", "3:9"), ("b.rs", "")]
+        );
+    }
+
+    #[test]
+    fn reads_anchor_lines_in_any_comment_style() {
+        assert_eq!(
+            anchor_name("    // ANCHOR: worker_pool"),
+            Some("worker_pool")
+        );
+        assert_eq!(anchor_name("# ANCHOR: setup"), Some("setup"));
+        assert_eq!(anchor_name("// ANCHOR_END: worker_pool"), None);
+    }
+
+    #[test]
+    fn reports_missing_files_and_missing_anchors() {
+        let dir = std::env::temp_dir().join(format!("xtask-book-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("code.rs"),
+            "// ANCHOR: here\nfn f() {}\n// ANCHOR_END: here\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("ch.md"),
+            "{{#include code.rs:here}} {{#include code.rs:gone}} {{#include nope.rs}}",
+        )
+        .unwrap();
+        let problems = check_includes(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            problems,
+            vec![
+                "ch.md: code.rs has no `ANCHOR: gone`".to_owned(),
+                "ch.md: nope.rs does not exist".to_owned(),
+            ]
+        );
+    }
 }
