@@ -1,0 +1,85 @@
+//! The demo binary from the outside: bad flags fail clearly, the pipe child answers a real
+//! parent process, and the whole story runs to completion.
+//!
+//! `cargo test -p lesson-01 --test cli`
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lesson_01::pipes::price_in_child;
+use lesson_01::price::{Sku, list_price};
+
+const DEMO: &str = env!("CARGO_BIN_EXE_lesson-01");
+
+fn demo(args: &[&str]) -> Output {
+    Command::new(DEMO)
+        .args(args)
+        .output()
+        .expect("the demo binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn zero_workers_is_refused_with_a_sentence_not_a_panic() {
+    let output = demo(&["--workers", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    assert!(
+        stderr.contains("workers must be between 1 and 1024, got 0"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_flag_gets_clap_usage_and_exit_code_2() {
+    let output = demo(&["--bogus"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unexpected argument '--bogus'"));
+}
+
+#[tokio::test]
+async fn a_child_process_prices_skus_over_pipes() {
+    let skus = [Sku::numbered(1), Sku::numbered(2), Sku::numbered(3)];
+    let session = price_in_child(Path::new(DEMO), &skus).await.unwrap();
+    let child = session.child_pid.unwrap();
+    assert_ne!(child, std::process::id());
+    for (answer, sku) in session.answers.iter().zip(&skus) {
+        assert_eq!(
+            (&answer.sku, answer.price, answer.pid),
+            (sku, list_price(sku), child)
+        );
+    }
+    assert_eq!(session.answers.len(), skus.len());
+}
+
+#[test]
+fn one_step_runs_alone() {
+    let output = demo(&["--only", "fan-out", "--timeout-ms", "50"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Step 2 · Fan-out"), "{stdout}");
+    assert!(
+        !stdout.contains("Step 1 ·") && !stdout.contains("Step 3 ·"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("timed out after 50 ms"), "{stdout}");
+}
+
+/// The first thing a learner runs: it must finish on its own and tell every step.
+#[test]
+fn the_whole_story_runs_to_completion() {
+    let output = demo(&[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for step in 1..=8 {
+        assert!(
+            stdout.contains(&format!("Step {step} · ")),
+            "step {step} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("Done in"), "{stdout}");
+}
