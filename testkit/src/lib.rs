@@ -3,12 +3,13 @@
 //! A live test (one that talks to PostgreSQL, Redis, RabbitMQ or MongoDB over a real
 //! connection) asks this crate for its service instead of hard-coding a URL:
 //!
-//! ```ignore
-//! #[tokio::test]
-//! async fn needs_postgres_orders_survive_a_restart() {
+//! ```no_run
+//! // In a test file: `#[tokio::test] async fn needs_postgres_orders_survive_a_restart()`
+//! async fn needs_postgres_orders_survive_a_restart() -> Result<(), sqlx::Error> {
 //!     let db = testkit::postgres().await; // a fresh, empty database for this test alone
-//!     sqlx::query("CREATE TABLE t (id int)").execute(db.pool()).await.unwrap();
-//! }   // dropped here: the database is dropped with it
+//!     sqlx::query("CREATE TABLE t (id int)").execute(db.pool()).await?;
+//!     Ok(())
+//! } // `db` is dropped here, and the database with it
 //! ```
 //!
 //! Two rules make this work for a learner and for CI alike:
