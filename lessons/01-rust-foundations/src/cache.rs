@@ -5,6 +5,7 @@ use std::sync::{PoisonError, RwLock};
 
 use crate::price::{Quote, Sku};
 
+// ANCHOR: cache
 /// `RwLock` because the access pattern is read-mostly: every job looks here first, and only
 /// the jobs that miss write. Any number of readers can hold the lock at once; a writer waits
 /// for them and then has it alone.
@@ -41,3 +42,4 @@ impl QuoteCache {
         self.len() == 0
     }
 }
+// ANCHOR_END: cache

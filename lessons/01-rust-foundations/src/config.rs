@@ -10,6 +10,7 @@ pub const MAX_WORKERS: usize = 1_024;
 pub const MAX_QUEUE: usize = 1_024;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
+// ANCHOR: config
 /// Bad pool settings, reported instead of panicking later (`mpsc::channel(0)` would panic).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -52,6 +53,7 @@ impl PoolConfig {
             timeout,
         })
     }
+    // ANCHOR_END: config
 
     pub fn workers(&self) -> usize {
         self.workers

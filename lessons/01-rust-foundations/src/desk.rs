@@ -121,6 +121,7 @@ pub struct Desk {
     updates: broadcast::Receiver<PriceUpdate>,
 }
 
+// ANCHOR: desk_spawn
 impl Desk {
     pub fn spawn(shutdown: CancellationToken) -> Self {
         // Bounded queues both: a flood of commands waits for the desk instead of piling up.
@@ -141,6 +142,7 @@ impl Desk {
         self.updates.resubscribe()
     }
 }
+// ANCHOR_END: desk_spawn
 
 /// What one subscriber received before the feed closed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

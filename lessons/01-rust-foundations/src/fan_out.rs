@@ -51,6 +51,7 @@ pub struct Outcome {
     pub result: Result<Quote, FetchError>,
 }
 
+// ANCHOR: aggregate
 /// The result of one fan-out: the best quote and every supplier's outcome, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregate {
@@ -70,6 +71,7 @@ impl Aggregate {
             .filter_map(|o| o.result.as_ref().err().map(|e| (&*o.supplier, e)))
     }
 }
+// ANCHOR_END: aggregate
 
 // ANCHOR: fetch_one
 /// Asks one supplier, giving up at `limit` or when `cancel` fires, whichever comes first.

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// ANCHOR: gauge
 /// Atomics are the right tool here: each counter is a single number that many tasks bump
 /// concurrently, and no other data has to change together with it. A `Mutex<usize>` would work
 /// but makes every task queue up for a lock to add one.
@@ -49,6 +50,7 @@ impl Drop for GaugeGuard<'_> {
         self.gauge.current.fetch_sub(1, Ordering::Relaxed);
     }
 }
+// ANCHOR_END: gauge
 
 #[cfg(test)]
 mod tests {

@@ -50,6 +50,7 @@ enum Step {
     Sockets,
 }
 
+// ANCHOR: main
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     if cli.pipe_child {
@@ -70,6 +71,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     runtime.block_on(run(pool, cli.only))
 }
+// ANCHOR_END: main
 
 // ANCHOR: shutdown
 async fn run(pool: PoolConfig, only: Option<Step>) -> anyhow::Result<ExitCode> {
@@ -113,6 +115,7 @@ async fn cancel_on_ctrl_c(shutdown: CancellationToken) {
 }
 // ANCHOR_END: shutdown
 
+// ANCHOR: table_of_contents
 /// The table of contents.
 async fn run_step(step: Step, demo: &Demo) -> Result<(), steps::StepError> {
     match step {
@@ -126,3 +129,4 @@ async fn run_step(step: Step, demo: &Demo) -> Result<(), steps::StepError> {
         Step::Sockets => steps::socket_pair(demo).await,
     }
 }
+// ANCHOR_END: table_of_contents

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+// ANCHOR: sku
 /// A stock-keeping unit: the product code suppliers quote for.
 ///
 /// A newtype rather than a bare `String`: a function that takes a `Sku` cannot be handed a
@@ -39,7 +40,9 @@ impl fmt::Display for Sku {
         f.write_str(&self.0)
     }
 }
+// ANCHOR_END: sku
 
+// ANCHOR: price
 /// A price in cents. Integer minor units, never `f64`: 0.1 + 0.2 != 0.3 in floating point,
 /// and nobody wants to explain a rounding error on an invoice. `Copy`, because it is eight
 /// bytes with no heap part: passing it around copies it, like an integer.
@@ -67,7 +70,9 @@ impl fmt::Display for Price {
         write!(f, "${}.{:02}", self.0 / 100, self.0 % 100)
     }
 }
+// ANCHOR_END: price
 
+// ANCHOR: quote
 /// One supplier's answer for one SKU. It owns its data (`String`, not `&str`) so it can travel
 /// between tasks and outlive the supplier that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +81,9 @@ pub struct Quote {
     pub sku: Sku,
     pub price: Price,
 }
+// ANCHOR_END: quote
 
+// ANCHOR: list_price
 /// The catalogue's list price for a SKU, between $5.00 and $54.99: the reference every
 /// simulated supplier marks up or down from. Derived from the SKU's text so the whole demo is
 /// reproducible: same SKU, same price, on every machine and every run.
@@ -97,6 +104,7 @@ pub fn stable_hash(parts: &[&str]) -> u64 {
             (hash ^ u64::from(byte)).wrapping_mul(PRIME)
         })
 }
+// ANCHOR_END: list_price
 
 #[cfg(test)]
 mod tests {

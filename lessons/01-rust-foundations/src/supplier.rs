@@ -52,6 +52,7 @@ pub trait Supplier: Send + Sync {
 }
 // ANCHOR_END: supplier_trait
 
+// ANCHOR: behaviour
 /// How a simulated supplier behaves; which SKUs are affected is derived from the SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
@@ -62,6 +63,7 @@ pub enum Behaviour {
     /// Never answers: the request hangs until whoever waits for it gives up.
     Hangs,
 }
+// ANCHOR_END: behaviour
 
 /// A remote supplier, simulated: it sleeps for its latency, then answers with its markup on
 /// the list price (or fails, or hangs, as configured).
@@ -114,6 +116,7 @@ impl SimulatedSupplier {
             .saturating_add(Duration::from_millis(jitter))
     }
 
+    // ANCHOR: is_out_of_stock
     fn is_out_of_stock(&self, sku: &Sku) -> bool {
         match self.behaviour {
             // A different hash from the latency's, so "slow" and "out of stock" are unrelated.
@@ -123,8 +126,10 @@ impl SimulatedSupplier {
             Behaviour::Answers | Behaviour::Hangs => false,
         }
     }
+    // ANCHOR_END: is_out_of_stock
 }
 
+// ANCHOR: simulated_quote
 impl Supplier for SimulatedSupplier {
     fn name(&self) -> &str {
         &self.name
@@ -166,6 +171,7 @@ impl Supplier for SimulatedSupplier {
         }
     }
 }
+// ANCHOR_END: simulated_quote
 
 /// Our own warehouse: a price list in memory. A second, unrelated type behind the same trait;
 /// it has nothing to wait for, so it returns an already-completed future.
@@ -184,6 +190,7 @@ impl Warehouse {
     }
 }
 
+// ANCHOR: warehouse_quote
 impl Supplier for Warehouse {
     fn name(&self) -> &str {
         &self.name
@@ -208,6 +215,7 @@ impl Supplier for Warehouse {
         )
     }
 }
+// ANCHOR_END: warehouse_quote
 
 // ANCHOR: roster
 /// The demo's five suppliers. Two different concrete types in one `Vec`, so the element type

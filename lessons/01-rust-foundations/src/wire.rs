@@ -19,6 +19,7 @@ pub fn answer(request: &str) -> String {
     format!("{sku} {} {}", list_price(&sku).cents(), std::process::id())
 }
 
+// ANCHOR: parse_answer
 /// The asker's side. `None` for anything that is not a well-formed answer.
 pub fn parse_answer(line: &str) -> Option<Priced> {
     let mut fields = line.split_whitespace();
@@ -30,6 +31,7 @@ pub fn parse_answer(line: &str) -> Option<Priced> {
         .is_none()
         .then_some(Priced { sku, price, pid })
 }
+// ANCHOR_END: parse_answer
 
 #[cfg(test)]
 mod tests {

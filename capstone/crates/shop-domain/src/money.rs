@@ -89,9 +89,10 @@ impl Currency {
 ///
 /// The amount is an `i64` count of minor units: floats cannot represent 0.10 exactly, and a
 /// ledger that drifts by a cent per million operations is a ledger nobody trusts. `i64` holds
-/// ±92 quadrillion cents, more than any order will see; overflow is still checked rather than
-/// assumed away. Negative amounts are valid (refunds, adjustments); whether a *price* may be
-/// negative is a rule for the type that holds the price, not for `Money`.
+/// about ±9.2 × 10^18 cents (92 quadrillion euros), more than any order will see; overflow is
+/// still checked rather than assumed away. Negative amounts are valid (refunds, adjustments);
+/// whether a *price* may be negative is a rule for the type that holds the price, not for
+/// `Money`.
 ///
 /// The fields are private so that every `Money` comes through a constructor, but any
 /// `(i64, Currency)` pair is valid, so [`Money::from_minor`] cannot fail.
@@ -181,6 +182,7 @@ impl Money {
         Ok(Money::from_minor(amount, self.currency))
     }
 
+    // ANCHOR: money_sum
     /// The sum of `amounts`, all in `currency`; zero for none. Fails on the first amount in
     /// another currency or on overflow (a cart total is exactly this).
     pub fn sum<I>(currency: Currency, amounts: I) -> Result<Money, MoneyError>
@@ -191,6 +193,7 @@ impl Money {
             .into_iter()
             .try_fold(Money::zero(currency), Money::checked_add)
     }
+    // ANCHOR_END: money_sum
 
     /// The shared shape of add and sub: the currency check lives in one place.
     fn combine(self, other: Money, op: fn(i64, i64) -> Option<i64>) -> Result<Money, MoneyError> {

@@ -159,6 +159,7 @@ pub async fn cancellation(demo: &Demo) -> Result<(), StepError> {
     ));
     say("It is a child of the Ctrl-C token, so Ctrl-C would cancel it too. Every wait in the");
     say("pool, in the fan-out and in the producer also waits for the token.");
+    // ANCHOR: child_token
     let open_calls = Arc::new(Gauge::default());
     // Cancelling a child stops this run only; cancelling the parent (Ctrl-C) stops it too.
     let token = demo.shutdown.child_token();
@@ -182,6 +183,7 @@ pub async fn cancellation(demo: &Demo) -> Result<(), StepError> {
     .await;
     let returned = Instant::now();
     let cancelled_at = canceller.await?;
+    // ANCHOR_END: child_token
 
     let from_cache = match report.cache_hits {
         0 => String::new(),
