@@ -69,6 +69,33 @@ impl Exercise {
             .to_string()
     }
 
+    /// The stub as the course ships it: the file in the branch you cloned (`origin/HEAD`), so
+    /// it is found even after you commit your own work; `HEAD` when there is no remote.
+    pub fn pristine_stub(&self) -> Result<String> {
+        let relative = self.relative(&self.learner_file());
+        let mut last_error = String::new();
+        for rev in ["origin/HEAD", "HEAD"] {
+            let (ok, stub, stderr) = cargo::run_captured(
+                std::process::Command::new("git")
+                    .current_dir(cargo::root())
+                    .args(["show", &format!("{rev}:{relative}")]),
+            )?;
+            if ok {
+                return Ok(stub);
+            }
+            last_error = stderr.trim().to_owned();
+        }
+        bail!(
+            "cannot read the stub of {relative} from git ({last_error}): this needs the repository as you cloned it"
+        )
+    }
+
+    /// Is the learner's file still the stub? (False as soon as you start working.)
+    pub fn is_untouched(&self) -> Result<bool> {
+        let current = std::fs::read_to_string(self.learner_file())?;
+        Ok(current == self.pristine_stub()?)
+    }
+
     /// Runs the learner's tests and says where they stand.
     pub fn status(&self) -> Result<(Status, TestRun)> {
         let run = cargo::test_package(&self.package())?;

@@ -174,20 +174,10 @@ pub fn reset(wanted: &str) -> Result<()> {
     let exercise = exercise::find(wanted)?;
     let file = exercise.learner_file();
     let relative = exercise.relative(&file);
-    let (ok, stub, stderr) = cargo::run_captured(
-        std::process::Command::new("git")
-            .current_dir(cargo::root())
-            .args(["show", &format!("HEAD:{relative}")]),
-    )?;
-    if !ok {
-        bail!(
-            "cannot read the stub from git ({}): reset needs the repository as you cloned it",
-            stderr.trim()
-        );
-    }
+    let stub = exercise.pristine_stub()?;
     let current = std::fs::read_to_string(&file).unwrap_or_default();
     if current == stub {
-        println!("{relative} is already the stub as committed; nothing to do.");
+        println!("{relative} is already the stub; nothing to do.");
         return Ok(());
     }
     let stamp = SystemTime::now()
@@ -205,7 +195,7 @@ pub fn reset(wanted: &str) -> Result<()> {
         .with_context(|| format!("cannot back up {relative}; nothing was changed"))?;
     std::fs::write(&file, stub).with_context(|| format!("cannot write {relative}"))?;
     println!(
-        "Restored {relative} to the stub (as in git HEAD).\nYour previous version is saved in {}.",
+        "Restored {relative} to the stub.\nYour previous version is saved in {}.",
         exercise.relative(&backup)
     );
     Ok(())
