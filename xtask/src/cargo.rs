@@ -155,12 +155,52 @@ pub fn parse_test_lines(stdout: &str) -> Vec<(String, Outcome)> {
         .collect()
 }
 
-/// `cargo xtask bench`: the criterion benchmarks of every crate that has them.
+/// `cargo xtask bench`: the criterion benchmarks of every crate that has them. Only those
+/// packages are built (in release mode, which is slow): `cargo bench --workspace` would
+/// compile the whole workspace optimised just to find there is nothing to run.
 pub fn bench(args: &[String]) -> Result<()> {
-    if !run_visible(cargo().args(["bench", "--workspace"]).args(args))? {
+    let packages = packages_with_benches()?;
+    if packages.is_empty() {
+        println!(
+            "No benchmarks yet: lesson 19 (performance) adds criterion benches, and the capstone's \
+             hot paths get theirs there."
+        );
+        return Ok(());
+    }
+    let mut command = cargo();
+    command.arg("bench");
+    for package in &packages {
+        command.args(["--package", package]);
+    }
+    if !run_visible(command.args(args))? {
         bail!("cargo bench failed");
     }
     Ok(())
+}
+
+/// Workspace packages with at least one `[[bench]]` target, from `cargo metadata`.
+fn packages_with_benches() -> Result<Vec<String>> {
+    let (ok, stdout, stderr) =
+        run_captured(cargo().args(["metadata", "--no-deps", "--format-version", "1"]))?;
+    if !ok {
+        bail!("cargo metadata failed:\n{stderr}");
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_str(&stdout).context("cargo metadata printed something unexpected")?;
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    Ok(packages
+        .iter()
+        .filter(|package| {
+            package["targets"].as_array().is_some_and(|targets| {
+                targets.iter().any(|target| {
+                    target["kind"]
+                        .as_array()
+                        .is_some_and(|kinds| kinds.iter().any(|k| k == "bench"))
+                })
+            })
+        })
+        .filter_map(|package| package["name"].as_str().map(str::to_owned))
+        .collect())
 }
 
 #[cfg(test)]
