@@ -9,7 +9,6 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::cargo::{self, Outcome, TestRun};
 use crate::exercise::{self, Exercise, Status};
@@ -249,22 +248,17 @@ pub fn watch(wanted: Option<&str>, manual: bool) -> Result<()> {
     };
     let (tx, rx) = mpsc::channel();
 
-    // Keep the watcher alive for the whole loop: dropping it stops the notifications.
-    let _watcher = if manual {
-        None
-    } else {
-        match start_watcher(&exercise, tx.clone()) {
-            Ok(watcher) => Some(watcher),
+    let watching = !manual
+        && match start_watcher(&exercise, tx.clone()) {
+            Ok(()) => true,
             Err(e) => {
                 println!(
                     "{} file watching is unavailable here ({e:#}); press Enter to re-run instead.",
                     ui::yellow("note:")
                 );
-                None
+                false
             }
-        }
-    };
-    let watching = _watcher.is_some();
+        };
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let trigger = match line.as_deref().map(str::trim) {
@@ -308,24 +302,51 @@ pub fn watch(wanted: Option<&str>, manual: bool) -> Result<()> {
     }
 }
 
-fn start_watcher(
-    exercise: &Exercise,
-    tx: mpsc::Sender<Trigger>,
-) -> Result<notify::RecommendedWatcher> {
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Only writes count: cargo *reading* the sources must not trigger another run.
-        if let Ok(event) = event
-            && matches!(
-                event.kind,
-                EventKind::Modify(_) | EventKind::Create(_) | EventKind::Remove(_)
-            )
-        {
-            let _ = tx.send(Trigger::Changed);
+/// Watches the exercise's `src/` and `tests/` by polling: every few hundred milliseconds it
+/// compares each file's size and modification time with the last look.
+///
+/// Polling rather than the OS's notification APIs (inotify, FSEvents) on purpose: it needs no
+/// dependency, sees saves from every editor (including those that write a new file and rename
+/// it), and works on the network and container file systems where notifications never arrive.
+/// A handful of `stat` calls three times a second costs nothing.
+fn start_watcher(exercise: &Exercise, tx: mpsc::Sender<Trigger>) -> Result<()> {
+    let dirs = [exercise.dir.join("src"), exercise.tests_dir()];
+    let mut last = snapshot(&dirs)?;
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            // A failed look (a file mid-rename, say) is just skipped: the next one will see it.
+            let Ok(now) = snapshot(&dirs) else { continue };
+            if now != last {
+                last = now;
+                if tx.send(Trigger::Changed).is_err() {
+                    return; // watch has ended
+                }
+            }
         }
-    })?;
-    watcher.watch(&exercise.dir.join("src"), RecursiveMode::Recursive)?;
-    watcher.watch(&exercise.tests_dir(), RecursiveMode::Recursive)?;
-    Ok(watcher)
+    });
+    Ok(())
+}
+
+/// (path, size, modification time) of every file below `dirs`, sorted.
+fn snapshot(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
+    let mut files = Vec::new();
+    let mut pending: Vec<PathBuf> = dirs.to_vec();
+    while let Some(dir) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
+            let entry = entry?;
+            let metadata = entry.metadata()?;
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else {
+                files.push((entry.path(), metadata.len(), metadata.modified()?));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn run_once(exercise: &Exercise) -> Result<()> {
