@@ -58,14 +58,7 @@ pub fn status() -> Result<()> {
 
 pub fn up() -> Result<()> {
     if discover::docker_engine_answers() {
-        ui::heading("docker compose up -d --wait");
-        if !cargo::run_visible(
-            std::process::Command::new("docker")
-                .current_dir(cargo::root())
-                .args(["compose", "up", "-d", "--wait"]),
-        )? {
-            bail!("docker compose could not start the services (see its output above)");
-        }
+        docker_compose(&["up", "-d", "--wait"])?;
     } else {
         println!(
             "No Docker engine answers, so nothing is started for you; looking for services that\n\
@@ -87,15 +80,8 @@ pub fn up() -> Result<()> {
 
 pub fn down() -> Result<()> {
     if discover::docker_engine_answers() {
-        ui::heading("docker compose down (volumes are kept)");
-        if !cargo::run_visible(
-            std::process::Command::new("docker")
-                .current_dir(cargo::root())
-                .args(["compose", "down"]),
-        )? {
-            bail!("docker compose down failed (see its output above)");
-        }
-        return Ok(());
+        // Named volumes survive `down`: the data is there again after the next `up`.
+        return docker_compose(&["down"]);
     }
     println!(
         "No Docker engine: the services here were started outside the course, so stop them the\n\
@@ -104,5 +90,23 @@ pub fn down() -> Result<()> {
          redis-cli shutdown nosave\n  \
          rabbitmqctl stop"
     );
+    Ok(())
+}
+
+/// `docker compose <args>` at the workspace root, where `docker-compose.yml` is.
+fn docker_compose(args: &[&str]) -> Result<()> {
+    ui::heading(&format!("docker compose {}", args.join(" ")));
+    let ok = cargo::run_visible(
+        std::process::Command::new("docker")
+            .current_dir(cargo::root())
+            .arg("compose")
+            .args(args),
+    )?;
+    if !ok {
+        bail!(
+            "docker compose {} failed (see its output above)",
+            args.join(" ")
+        );
+    }
     Ok(())
 }

@@ -37,41 +37,28 @@ pub fn run(require: &[Service], with_book: bool) -> Result<()> {
     let (services, plan) = check_services(require);
     steps.push(services);
 
-    steps.push(timed_step("rustfmt", || {
-        pass_if(
-            cargo::run_visible(cargo::cargo().args(["fmt", "--all", "--check"]))?,
-            "run `cargo fmt --all`",
-        )
-    }));
-    steps.push(timed_step("clippy", || {
-        pass_if(
-            cargo::run_visible(cargo::cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]))?,
-            "fix the warnings above",
-        )
-    }));
+    steps.push(cargo_step(
+        "rustfmt",
+        &["fmt", "--all", "--check"],
+        "run `cargo fmt --all`",
+    ));
+    let deny = ["--", "-D", "warnings"];
+    steps.push(cargo_step(
+        "clippy",
+        &[&["clippy", "--workspace", "--all-targets"][..], &deny].concat(),
+        "fix the warnings above",
+    ));
     // The containers feature is off by default (it compiles a Docker client); lint it anyway so
     // the learners who rely on it never find it broken.
-    steps.push(timed_step("clippy (testkit containers)", || {
-        pass_if(
-            cargo::run_visible(cargo::cargo().args([
-                "clippy",
-                "--package",
-                "testkit",
-                "--all-features",
-                "--",
-                "-D",
-                "warnings",
-            ]))?,
-            "fix the warnings above",
-        )
-    }));
+    steps.push(cargo_step(
+        "clippy (testkit containers)",
+        &[
+            &["clippy", "--package", "testkit", "--all-features"][..],
+            &deny,
+        ]
+        .concat(),
+        "fix the warnings above",
+    ));
     steps.push(timed_step("tests", || run_tests(&plan, &mut counts)));
     steps.push(timed_step("verify", || {
         verify::run(None)?;
@@ -271,12 +258,15 @@ fn list_skipped(args: &[String], skipped: &[Service]) -> Result<usize> {
     Ok(total)
 }
 
-fn pass_if(passed: bool, otherwise: &str) -> Result<String> {
-    if passed {
-        Ok("ok".to_owned())
-    } else {
-        bail!("{otherwise}")
-    }
+/// A step that is one cargo command, its output shown as it runs.
+fn cargo_step(name: &'static str, args: &[&str], on_failure: &str) -> Step {
+    timed_step(name, || {
+        if cargo::run_visible(cargo::cargo().args(args))? {
+            Ok("ok".to_owned())
+        } else {
+            bail!("{on_failure}")
+        }
+    })
 }
 
 fn timed_step(name: &'static str, f: impl FnOnce() -> Result<String>) -> Step {
