@@ -90,10 +90,10 @@ impl Exercise {
         )
     }
 
-    /// Is the learner's file still the stub? (False as soon as you start working.)
-    pub fn is_untouched(&self) -> Result<bool> {
+    /// Is the learner's file still the stub? `None` when that cannot be told (no git).
+    pub fn is_untouched(&self) -> Result<Option<bool>> {
         let current = std::fs::read_to_string(self.learner_file())?;
-        Ok(current == self.pristine_stub()?)
+        Ok(self.pristine_stub().ok().map(|stub| stub == current))
     }
 
     /// Runs the learner's tests and says where they stand.
