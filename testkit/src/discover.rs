@@ -331,7 +331,7 @@ pub fn how_to_start(service: Service) -> Vec<String> {
             "{sudo}rabbitmq-server -detached   # answers after ~10 s"
         )],
         Service::MongoDb if on_path("mongod") => vec![
-            "mongod --bind_ip 127.0.0.1 --port 27017 --dbpath /tmp/mongo-data --fork --logpath /tmp/mongod.log   # after: mkdir -p /tmp/mongo-data".to_owned(),
+            "mkdir -p /tmp/mongo-data && mongod --bind_ip 127.0.0.1 --port 27017 --dbpath /tmp/mongo-data --fork --logpath /tmp/mongod.log".to_owned(),
         ],
         Service::MongoDb => vec![
             "install MongoDB Community Server (https://www.mongodb.com/docs/manual/installation/) or Docker, then: cargo xtask services up".to_owned(),
@@ -364,12 +364,13 @@ pub fn how_to_start(service: Service) -> Vec<String> {
     }
 }
 
+/// Is `cmd` installed? Looks on PATH and in /usr/sbin, where Debian puts `rabbitmq-server` and
+/// which is not on an ordinary user's PATH.
 fn command_exists(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths)
-            .chain(["/usr/sbin".into(), "/usr/lib/postgresql".into()])
-            .any(|dir| dir.join(cmd).is_file())
-    })
+    let paths = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&paths)
+        .chain(["/usr/sbin".into()])
+        .any(|dir| dir.join(cmd).is_file())
 }
 
 fn is_root() -> bool {

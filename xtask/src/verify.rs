@@ -212,8 +212,7 @@ fn todos_without_chapter(source: &str) -> Vec<(usize, String)> {
     for (start, _) in source.match_indices("todo!(") {
         let line = source[..start].matches('\n').count() + 1;
         let rest = &source[start..];
-        let end = rest.find(')').map_or(rest.len(), |i| i + 1);
-        let call = &rest[..end];
+        let call = &rest[..call_end(rest)];
         // Skip mentions in comments and docs ("replace each todo!() ...").
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         if source[line_start..start].contains("//") {
@@ -226,6 +225,28 @@ fn todos_without_chapter(source: &str) -> Vec<(usize, String)> {
     found
 }
 
+/// Length of the macro call at the start of `text` (`todo!(...)`), up to its closing
+/// parenthesis: parentheses inside the string message, like "(part a)", do not end it.
+fn call_end(text: &str) -> usize {
+    let (mut depth, mut in_string, mut escaped) = (0, false, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::todos_without_chapter;
@@ -236,6 +257,7 @@ mod tests {
 fn a() { todo!(\"see book chapter 01, Exercise\") }
 /// replace the todo!() below
 fn b() { todo!() }
+fn d() { todo!(\"part (a), \\\"quoted\\\" (x): see book chapter 01\") }
 fn c() {
     todo!(
         \"multi-line, Chapter 01\"
