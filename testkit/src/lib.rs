@@ -21,11 +21,15 @@
 //!    `needs_rabbitmq`, `needs_mongodb`), as a module or in the function name. That is how
 //!    `cargo xtask test` skips, lists and counts the tests whose service is down, without
 //!    compiling anything differently. testkit checks the rule at run time, so it cannot drift.
+//!    A test that needs what only a real MongoDB server does (transactions, query plans) says
+//!    `needs_mongodb_real` and calls [`mongodb_real`]: where the MongoDB stand-in of
+//!    [`standin`] answers, the runner skips it.
 //!
-//! The core (this file and [`discover`]) uses only `std`, so `xtask` shares it without compiling
+//! The core (this file, [`discover`] and [`standin`]) uses only `std`, so `xtask` shares it without compiling
 //! any database client; each client lives behind a feature of the same name.
 
 pub mod discover;
+pub mod standin;
 
 #[cfg(any(
     feature = "postgres",
@@ -50,7 +54,7 @@ pub mod redis_ns;
 pub use discover::{Endpoint, Origin, Service, Unavailable};
 
 #[cfg(feature = "mongodb")]
-pub use mongo::{MongoDatabase, mongodb};
+pub use mongo::{MongoDatabase, mongodb, mongodb_real};
 #[cfg(feature = "postgres")]
 pub use pg::{PgDatabase, postgres};
 #[cfg(feature = "rabbitmq")]

@@ -3,8 +3,9 @@
 
 use mongodb::{Client, Database};
 
-use crate::discover::Service;
+use crate::discover::{Endpoint, Service, current_test_name, host_port};
 use crate::isolate::{cleanup_blocking, endpoint, unique_name};
+use crate::standin::{MongoFlavor, REAL_SERVER_MARKER, mongodb_flavor};
 
 pub struct MongoDatabase {
     client: Client,
@@ -28,8 +29,43 @@ impl MongoDatabase {
 }
 
 /// Connects to MongoDB for the calling test, whose name must contain `needs_mongodb`.
+///
+/// Either a real server or the workspace's stand-in may answer (see [`crate::standin`]); use
+/// [`mongodb_real`] for a test that relies on what only a real server does.
 pub async fn mongodb() -> MongoDatabase {
+    connect(endpoint(Service::MongoDb).await).await
+}
+
+/// Like [`mongodb`], for a test that needs real MongoDB semantics (multi-document transactions
+/// with isolation, query plans backed by indexes). Its name must contain `needs_mongodb_real`;
+/// when the stand-in is what answers, `cargo xtask test` skips it and this function refuses,
+/// saying why, rather than letting the test pass or fail for the wrong reason.
+pub async fn mongodb_real() -> MongoDatabase {
+    if let Some(name) = current_test_name() {
+        assert!(
+            name.contains(REAL_SERVER_MARKER),
+            "test `{name}` asks for a real MongoDB server, so its name must contain \
+             `{REAL_SERVER_MARKER}`: that is how `cargo xtask test` skips it when only the \
+             MongoDB stand-in answers."
+        );
+    }
     let endpoint = endpoint(Service::MongoDb).await;
+    if let Some((host, port)) = host_port(&endpoint.url, Service::MongoDb.default_port()) {
+        let flavor = tokio::task::spawn_blocking(move || mongodb_flavor(&host, port)).await;
+        if let Ok(Ok(MongoFlavor::StandIn(what))) = flavor {
+            panic!(
+                "this test needs a real MongoDB server, but {endpoint} is the MongoDB stand-in \
+                 ({what}), which has no transactions, isolation or query planner. Start MongoDB \
+                 (`docker compose up -d mongodb`, or install MongoDB Community Server) and stop \
+                 the stand-in (`cargo xtask services down`), or run the suite with \
+                 `cargo xtask test`, which skips such tests and lists them."
+            );
+        }
+    }
+    connect(endpoint).await
+}
+
+async fn connect(endpoint: Endpoint) -> MongoDatabase {
     let client = match Client::with_uri_str(&endpoint.url).await {
         Ok(client) => client,
         Err(e) => panic!("MongoDB at {endpoint} could not be used: {e}"),

@@ -168,3 +168,28 @@ mod needs_mongodb {
         assert_eq!(seen, 0);
     }
 }
+
+mod needs_mongodb_flavor {
+    use mongodb::bson::doc;
+    use testkit::discover::{Service, host_port};
+    use testkit::standin::{MARKER_FIELD, MongoFlavor, mongodb_flavor};
+
+    /// The hand-written hello of `testkit::standin` must agree with the driver's own `hello`:
+    /// the runner decides which tests to skip by it.
+    #[tokio::test]
+    async fn needs_mongodb_the_raw_hello_agrees_with_the_driver() {
+        let db = testkit::mongodb().await;
+        let reply = db
+            .client()
+            .database("admin")
+            .run_command(doc! { "hello": 1 })
+            .await
+            .unwrap();
+        let (host, port) = host_port(db.url(), Service::MongoDb.default_port()).unwrap();
+        let flavor = mongodb_flavor(&host, port).unwrap();
+        match reply.get_str(MARKER_FIELD) {
+            Ok(what) => assert_eq!(flavor, MongoFlavor::StandIn(what.to_owned())),
+            Err(_) => assert_eq!(flavor, MongoFlavor::Server),
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod doctor;
 mod exercise;
 mod learner;
 mod services;
+mod standin;
 mod test;
 mod ui;
 mod verify;
@@ -86,8 +87,9 @@ enum Command {
 #[derive(Subcommand, Clone, Copy)]
 enum ServicesAction {
     /// Start them: with Docker via docker compose, otherwise say how for each missing one
+    /// (and start the MongoDB stand-in where no MongoDB server is installed)
     Up,
-    /// Stop them (docker compose down; volumes are kept)
+    /// Stop them (docker compose down, volumes kept) and the MongoDB stand-in
     Down,
     /// Which services answer, where, and how to start the others
     Status,

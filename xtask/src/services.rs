@@ -4,12 +4,15 @@
 //! one, we never install or start system services behind the learner's back: we find what
 //! already runs (the same discovery the tests use) and print, for each missing service, the
 //! exact command that starts or installs it on this machine.
+//!
+//! One exception: MongoDB. Where no MongoDB server answers and no Docker engine could run
+//! one, `up` starts the workspace's MongoDB stand-in (see [`crate::standin`]), a user-level
+//! process under `target/`, and every report names it as the stand-in it is.
 
 use anyhow::{Result, bail};
 use testkit::discover::{self, Service};
 
-use crate::cargo;
-use crate::ui;
+use crate::{cargo, standin, ui};
 
 /// One line per service: found where, or missing and how to start it. Returns the missing.
 pub fn report() -> Vec<Service> {
@@ -17,11 +20,21 @@ pub fn report() -> Vec<Service> {
     let mut rows = Vec::new();
     for service in Service::ALL {
         match discover::locate(service) {
-            Ok(endpoint) => rows.push(vec![
-                ui::green("✔"),
-                service.display_name().to_owned(),
-                endpoint.to_string(),
-            ]),
+            Ok(endpoint) => match stand_in(service, &endpoint.url) {
+                Some(what) => rows.push(vec![
+                    ui::yellow("~"),
+                    "MongoDB stand-in".to_owned(),
+                    format!(
+                        "{endpoint}: {what}, not MongoDB (no transactions, no isolation, \
+                         full scans; `needs_mongodb_real` tests are skipped)"
+                    ),
+                ]),
+                None => rows.push(vec![
+                    ui::green("✔"),
+                    service.display_name().to_owned(),
+                    endpoint.to_string(),
+                ]),
+            },
             Err(why) => {
                 rows.push(vec![
                     ui::red("✘"),
@@ -40,6 +53,13 @@ pub fn report() -> Vec<Service> {
         }
     }
     missing
+}
+
+/// What the stand-in says it is, when it is what answers for `service` at `url`.
+pub fn stand_in(service: Service, url: &str) -> Option<String> {
+    (service == Service::MongoDb)
+        .then(|| standin::describe(url))
+        .flatten()
 }
 
 pub fn status() -> Result<()> {
@@ -61,9 +81,22 @@ pub fn up() -> Result<()> {
         docker_compose(&["up", "-d", "--wait"])?;
     } else {
         println!(
-            "No Docker engine answers, so nothing is started for you; looking for services that\n\
-             already run (URL variables, then default ports):\n"
+            "No Docker engine answers, so nothing is started for you but the MongoDB stand-in;\n\
+             looking for services that already run (URL variables, then default ports):\n"
         );
+        // A real MongoDB that is merely stopped should be started, not replaced.
+        if discover::locate(Service::MongoDb).is_err() && !discover::command_exists("mongod") {
+            if std::env::var_os(Service::MongoDb.env_var()).is_some() {
+                println!(
+                    "  MONGODB_URL is set but nothing answers there: not starting the stand-in \
+                     in its place.\n"
+                );
+            } else {
+                println!("  No MongoDB server is installed here: using the MongoDB stand-in.");
+                standin::start()?;
+                println!();
+            }
+        }
     }
     let missing = report();
     if missing.is_empty() {
@@ -79,6 +112,9 @@ pub fn up() -> Result<()> {
 }
 
 pub fn down() -> Result<()> {
+    if standin::stop()? {
+        println!("Stopped the MongoDB stand-in.");
+    }
     if discover::docker_engine_answers() {
         // Named volumes survive `down`: the data is there again after the next `up`.
         return docker_compose(&["down"]);

@@ -105,17 +105,61 @@ pub fn run(require: &[Service], with_book: bool) -> Result<()> {
 /// What the services step decided for the tests step.
 #[derive(Clone, Default)]
 struct Plan {
-    /// Services that are down and whose tests are skipped.
-    skipped: Vec<Service>,
+    /// Tests skipped by name, and why.
+    skipped: Vec<Skip>,
     /// Docker answers and a service is down: let testkit start containers.
     containers: bool,
+}
+
+/// A group of tests the run leaves out: those whose names contain `marker`.
+#[derive(Clone)]
+struct Skip {
+    /// The service that is missing (or not the real thing).
+    service: Service,
+    marker: &'static str,
+    reason: String,
+    /// What would let them run.
+    remedy: Vec<String>,
+}
+
+impl Skip {
+    fn service_down(service: Service) -> Self {
+        Skip {
+            service,
+            marker: service.test_marker(),
+            reason: format!("{service} is not reachable"),
+            remedy: discover::how_to_start(service)
+                .into_iter()
+                .map(|c| format!("start {service} with: {c}"))
+                .collect(),
+        }
+    }
+
+    fn mongodb_stand_in(what: &str) -> Self {
+        Skip {
+            service: Service::MongoDb,
+            marker: testkit::standin::REAL_SERVER_MARKER,
+            reason: format!(
+                "they need a real MongoDB server, and the MongoDB stand-in ({what}) answers"
+            ),
+            remedy: vec![
+                "run a real MongoDB: `docker compose up -d mongodb`, or install MongoDB Community \
+                 Server, after `cargo xtask services down` stops the stand-in"
+                    .to_owned(),
+            ],
+        }
+    }
 }
 
 fn check_services(require: &[Service]) -> (Step, Plan) {
     let start = Instant::now();
     ui::heading("services");
     let missing = crate::services::report();
-    let (plan, detail) = if missing.is_empty() {
+    // Answering is not enough for MongoDB: the stand-in lacks what `needs_mongodb_real` tests use.
+    let stand_in = discover::locate(Service::MongoDb)
+        .ok()
+        .and_then(|endpoint| crate::services::stand_in(Service::MongoDb, &endpoint.url));
+    let (mut plan, mut detail) = if missing.is_empty() {
         (Plan::default(), "all reachable".to_owned())
     } else if discover::docker_engine_answers() {
         println!("  A Docker engine answers: testkit will start containers for the missing ones.");
@@ -129,19 +173,23 @@ fn check_services(require: &[Service]) -> (Step, Plan) {
         let detail = format!("not reachable, tests skipped: {}", names.join(", "));
         (
             Plan {
-                skipped: missing,
+                skipped: missing.into_iter().map(Skip::service_down).collect(),
                 containers: false,
             },
             detail,
         )
     };
+    if let Some(what) = &stand_in {
+        plan.skipped.push(Skip::mongodb_stand_in(what));
+        detail.push_str("; MongoDB is the stand-in");
+    }
     // A required service that is down fails this step, but its tests are still skipped and
     // listed, and every other step still runs, so one run reports everything.
     let required_missing: Vec<_> = plan
         .skipped
         .iter()
-        .filter(|s| require.contains(s))
-        .map(|s| s.display_name())
+        .filter(|s| s.marker == s.service.test_marker() && require.contains(&s.service))
+        .map(|s| s.service.display_name())
         .collect();
     let step = Step {
         name: "services",
@@ -171,9 +219,9 @@ fn run_tests(plan: &Plan, counts: &mut Counts) -> Result<String> {
         args.push("testkit/containers".into());
     }
     let mut skip_args = Vec::new();
-    for service in &plan.skipped {
+    for skip in &plan.skipped {
         skip_args.push("--skip".to_owned());
-        skip_args.push(service.test_marker().to_owned());
+        skip_args.push(skip.marker.to_owned());
     }
 
     if !plan.skipped.is_empty() {
@@ -220,39 +268,39 @@ fn run_tests(plan: &Plan, counts: &mut Counts) -> Result<String> {
     }
 }
 
-/// Lists, by name, the tests that will be skipped, with the command that starts their service.
-fn list_skipped(args: &[String], skipped: &[Service]) -> Result<usize> {
+/// Lists, by name, the tests that will be skipped, with what would let them run.
+fn list_skipped(args: &[String], skipped: &[Skip]) -> Result<usize> {
     let (ok, stdout, stderr) =
         cargo::run_captured(cargo::cargo().args(args).args(["--", "--list"]))?;
     if !ok {
         bail!("could not list the tests:\n{stderr}");
     }
-    let names: Vec<&str> = stdout
+    let mut names: Vec<&str> = stdout
         .lines()
         .filter_map(|line| line.strip_suffix(": test"))
         .collect();
     let mut total = 0;
-    for service in skipped {
-        let marked: Vec<_> = names
-            .iter()
-            .filter(|name| name.contains(service.test_marker()))
-            .collect();
+    for skip in skipped {
+        // Each name is counted once, under the first reason that skips it.
+        let (marked, rest): (Vec<&str>, Vec<&str>) = names
+            .into_iter()
+            .partition(|name| name.contains(skip.marker));
+        names = rest;
         if marked.is_empty() {
             continue;
         }
         total += marked.len();
         println!(
-            "\n{} {} test(s) skipped: {} is not reachable",
+            "\n{} {} test(s) skipped: {}",
             ui::yellow("SKIPPED"),
             marked.len(),
-            service
+            skip.reason
         );
         for name in marked {
             println!("    {name}");
         }
-        println!("  start {service} with:");
-        for command in discover::how_to_start(*service) {
-            println!("    {command}");
+        for line in &skip.remedy {
+            println!("  {line}");
         }
     }
     Ok(total)
