@@ -178,8 +178,8 @@ pub fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Workspace packages with at least one `[[bench]]` target, from `cargo metadata`.
-fn packages_with_benches() -> Result<Vec<String>> {
+/// The workspace's own packages, as `cargo metadata --no-deps` describes them.
+pub fn workspace_packages() -> Result<Vec<serde_json::Value>> {
     let (ok, stdout, stderr) =
         run_captured(cargo().args(["metadata", "--no-deps", "--format-version", "1"]))?;
     if !ok {
@@ -187,7 +187,12 @@ fn packages_with_benches() -> Result<Vec<String>> {
     }
     let metadata: serde_json::Value =
         serde_json::from_str(&stdout).context("cargo metadata printed something unexpected")?;
-    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    Ok(metadata["packages"].as_array().cloned().unwrap_or_default())
+}
+
+/// Workspace packages with at least one `[[bench]]` target.
+fn packages_with_benches() -> Result<Vec<String>> {
+    let packages = workspace_packages()?;
     Ok(packages
         .iter()
         .filter(|package| {

@@ -4,8 +4,8 @@
 //! cargo does: no make, no shell scripts for a learner to debug on their OS.
 //!
 //! Learner commands: `progress`, `hint`, `watch`, `reset`, `solution`.
-//! Project commands: `test` (the one command CI runs), `verify`, `services`, `doctor`, `book`,
-//! `bench`. Run `cargo xtask --help` for the list, `cargo xtask <command> --help` for details.
+//! Project commands: `test` (the one command CI runs), `verify`, `services`, `sqlx-prepare`,
+//! `doctor`, `book`, `bench`. Run `cargo xtask --help` for the list, `cargo xtask <command> --help` for details.
 
 mod book;
 mod cargo;
@@ -13,6 +13,7 @@ mod doctor;
 mod exercise;
 mod learner;
 mod services;
+mod sqlx_data;
 mod standin;
 mod test;
 mod ui;
@@ -63,6 +64,13 @@ enum Command {
         #[arg(long)]
         no_book: bool,
     },
+    /// Refresh the committed offline data of sqlx's query macros (.sqlx/) after changing a
+    /// query or a migration; needs PostgreSQL
+    SqlxPrepare {
+        /// Only check that .sqlx/ is current (what `cargo xtask test` does)
+        #[arg(long)]
+        check: bool,
+    },
     /// Start, stop or inspect PostgreSQL, Redis, RabbitMQ and MongoDB
     Services {
         #[command(subcommand)]
@@ -110,6 +118,9 @@ fn main() -> ExitCode {
             ServicesAction::Down => services::down(),
             ServicesAction::Status => services::status(),
         },
+        Command::SqlxPrepare { check } => sqlx_data::run(check).map(|summary| {
+            println!("{} {summary}", ui::green("✔"));
+        }),
         Command::Doctor => doctor::run(),
         Command::Book { open, serve } => book::run(book::Mode::from_flags(open, serve)),
         Command::Bench { args } => cargo::bench(&args),

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the one test command, for learners and CI alike.
 //!
-//! Steps: rustfmt, clippy (warnings denied), every crate's tests, `verify`, the book. Tests
+//! Steps: rustfmt, clippy (warnings denied), every crate's tests, sqlx's offline query data
+//! (current?), `verify`, the book. Tests
 //! whose service is down are skipped by their `needs_<service>` marker and listed by name;
 //! `--require` turns a missing service into a failure instead. Every step runs even when an
 //! earlier one failed, so one run shows everything that needs fixing.
@@ -60,6 +61,7 @@ pub fn run(require: &[Service], with_book: bool) -> Result<()> {
         "fix the warnings above",
     ));
     steps.push(timed_step("tests", || run_tests(&plan, &mut counts)));
+    steps.push(sqlx_step(&plan, require));
     steps.push(timed_step("verify", || {
         verify::run(None)?;
         Ok(format!("{} exercise(s) sound", exercise::all()?.len()))
@@ -304,6 +306,25 @@ fn list_skipped(args: &[String], skipped: &[Skip]) -> Result<usize> {
         }
     }
     Ok(total)
+}
+
+/// Is `.sqlx/` current? Needs PostgreSQL: without it the step is skipped (and fails only when
+/// PostgreSQL is required), as the tests that need it are.
+fn sqlx_step(plan: &Plan, require: &[Service]) -> Step {
+    let postgres_down = plan
+        .skipped
+        .iter()
+        .any(|s| s.service == Service::Postgres && s.marker == s.service.test_marker());
+    if postgres_down {
+        return Step {
+            name: "sqlx offline data",
+            passed: !require.contains(&Service::Postgres),
+            detail: "not checked: PostgreSQL is not reachable".to_owned(),
+            seconds: 0.0,
+        };
+    }
+    ui::heading("sqlx offline data (.sqlx/)");
+    timed_step("sqlx offline data", || crate::sqlx_data::run(true))
 }
 
 /// A step that is one cargo command, its output shown as it runs.
