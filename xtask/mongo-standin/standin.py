@@ -12,6 +12,14 @@ What it cannot do, and why tests that need it are named `needs_mongodb_real`:
 - no query planner: every query is a full scan, and `explain` has nothing true to report;
 - some operators are missing (`$mul` in updates, for one).
 
+Two things differ from using the libraries as they come, both for speed and liveness:
+- mongomock checks a unique index by scanning the whole collection on every insert, so loading
+  a few thousand documents took minutes. `UniqueKeys` keeps the keys of each unique index in a
+  set instead, built once and kept current by inserts (any other write just drops it).
+- mockupdb answers every request under one server-wide lock, so one slow command kept the
+  driver's heartbeat (`hello`) waiting until the driver declared the server dead. Here each
+  connection is served on its own and only commands that touch data share a lock.
+
 Every `hello` reply carries the field `backendRsStandIn`, which is how `cargo xtask` and
 `testkit` tell this stand-in from a real server and say so in every report.
 
@@ -31,6 +39,8 @@ import traceback
 import mockupdb
 import mongomock_ng
 from bson.int64 import Int64
+from mongomock_ng.collection import Collection
+from mongomock_ng.filtering import filter_applies
 from bson.objectid import ObjectId
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
@@ -76,9 +86,54 @@ class CommandError(Exception):
         self.message = message
 
 
+class UniqueKeys:
+    """The entries of one collection's unique indexes, so an insert checks them in O(1).
+
+    Built from one scan the first time an insert needs it; inserts add to it; every other write
+    to the collection (update, delete, drop, index changes) throws it away, so it is never
+    stale. Values that cannot be hashed (an embedded document as a key) fall back to
+    mongomock's own scan.
+    """
+
+    def __init__(self, collection):
+        self.indexes = []
+        for name, index in collection._store.indexes.items():
+            if not index.get("unique"):
+                continue
+            entries = set()
+            spec = (name, index.get("key"), index.get("sparse"),
+                    index.get("partialFilterExpression"), entries)
+            self.indexes.append(spec)
+            for document in collection._store.documents:
+                for entry in self.entries(spec, document):
+                    entries.add(entry)
+
+    @staticmethod
+    def entries(spec, document):
+        _name, key, sparse, partial, _entries = spec
+        if partial is not None and not filter_applies(partial, document):
+            return []
+        return Collection._compute_index_entries(document, key, sparse) or []
+
+    def duplicate(self, document):
+        """The name of the unique index `document` would violate, if any."""
+        for spec in self.indexes:
+            if any(entry in spec[4] for entry in self.entries(spec, document)):
+                return spec[0]
+        return None
+
+    def add(self, document):
+        for spec in self.indexes:
+            spec[4].update(self.entries(spec, document))
+
+
 class StandIn:
     def __init__(self):
         self.client = mongomock_ng.MongoClient()
+        # Data commands run one at a time, as mongomock is not thread-safe; `hello` does not
+        # wait for them.
+        self.lock = threading.Lock()
+        self.unique_keys = {}
         self.cursors = {}
         self.cursor_ids = itertools.count(1)
         self.connection_ids = itertools.count(1)
@@ -114,7 +169,12 @@ class StandIn:
             database = command.get("$db") or request.namespace or "admin"
             if "." in database:  # OP_QUERY namespaces look like "db.$cmd"
                 database = database.split(".", 1)[0]
-            reply = handler(database, command)
+            if handler == self.hello:
+                reply = handler(database, command)
+            else:
+                with self.lock:
+                    self.forget_unique_keys(name.lower(), database, command)
+                    reply = handler(database, command)
             return request.replies(reply)
         except CommandError as error:
             return request.replies(
@@ -139,6 +199,18 @@ class StandIn:
                 {"ok": 0, "errmsg": "MongoDB stand-in error: %r" % (error,), "code": 1,
                  "codeName": "InternalError"}
             )
+
+    def forget_unique_keys(self, command_name, database, command):
+        """Any write but an insert may change index keys: drop what `UniqueKeys` knew."""
+        if command_name in ("insert", "find", "getmore", "aggregate", "count", "distinct",
+                            "listindexes", "listcollections", "ping", "endsessions",
+                            "killcursors", "buildinfo", "listdatabases"):
+            return
+        target = command.get(next(iter(command)))
+        if command_name == "dropdatabase" or not isinstance(target, str):
+            self.unique_keys = {k: v for k, v in self.unique_keys.items() if k[0] != database}
+        else:
+            self.unique_keys.pop((database, target), None)
 
     def collection(self, database, command):
         name = command[next(iter(command))]
@@ -207,13 +279,39 @@ class StandIn:
         collection = self.collection(database, command)
         documents = command.get("documents", [])
         ordered = command.get("ordered", True)
+        cache_key = (database, command["insert"])
+        keys = self.unique_keys.get(cache_key)
+        if keys is None:
+            keys = self.unique_keys[cache_key] = UniqueKeys(collection)
         inserted, errors = 0, []
         for index, document in enumerate(documents):
             if "_id" not in document:
                 document = dict(document, _id=ObjectId())
             try:
-                collection.insert_one(document)
+                violated = keys.duplicate(document)
+                if violated is not None:
+                    raise DuplicateKeyError(
+                        "E11000 duplicate key error collection: %s.%s index: %s"
+                        % (database, command["insert"], violated), 11000)
+                # The unique keys were just checked above; skip mongomock's full scan.
+                collection._ensure_uniques = _no_check
+                try:
+                    collection.insert_one(document)
+                finally:
+                    del collection._ensure_uniques
+                keys.add(document)
                 inserted += 1
+            except TypeError:
+                # An unhashable key value: let mongomock check it the slow way.
+                self.unique_keys.pop(cache_key, None)
+                try:
+                    collection.insert_one(document)
+                    inserted += 1
+                except DuplicateKeyError as error:
+                    errors.append({"index": index, "code": 11000, "errmsg": str(error)})
+                    if ordered:
+                        break
+                keys = self.unique_keys[cache_key] = UniqueKeys(collection)
             except DuplicateKeyError as error:
                 errors.append({"index": index, "code": 11000, "errmsg": str(error)})
                 if ordered:
@@ -429,6 +527,27 @@ class StandIn:
         return {"ok": 1}
 
 
+def _no_check(_document):
+    return None
+
+
+class StandInServer(mockupdb.MockupDB):
+    """mockupdb's server, serving each connection without its server-wide lock."""
+
+    def __init__(self, handler, **kwargs):
+        super().__init__(**kwargs)
+        self.handler = handler
+
+    def _server_loop(self, client, client_addr):
+        while not self._stopped:
+            try:
+                request = mockupdb.mock_server_receive_request(client, self)
+            except (OSError, ValueError, NotImplementedError):
+                break  # the driver hung up, or sent something we cannot read
+            self.handler(request)
+        client.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description="MongoDB wire-protocol stand-in for tests")
     parser.add_argument("--host", default="127.0.0.1")
@@ -437,9 +556,8 @@ def main():
     args = parser.parse_args()
 
     stand_in = StandIn()
-    server = mockupdb.MockupDB(port=args.port, verbose=args.verbose, request_timeout=int(1e6))
+    server = StandInServer(stand_in.handle, port=args.port, verbose=args.verbose)
     server._address = (args.host, args.port)  # mockupdb binds "localhost" by default
-    server.autoresponds(stand_in.handle)
     server.run()
     print("MongoDB stand-in (%s) listening on %s:%d, pid %d"
           % (STAND_IN, args.host, args.port, os.getpid()), flush=True)
