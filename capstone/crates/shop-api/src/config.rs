@@ -1,0 +1,408 @@
+//! Configuration: typed, read once at start-up, handed to whoever needs it.
+//!
+//! What this module shows:
+//! - one [`Config`] struct with real types (`SocketAddr`, `Duration`, `SecretString`), built
+//!   before the server starts, so a typo fails the start-up instead of the first request that
+//!   happens to read the setting;
+//! - layered sources, each overriding the one before: built-in defaults for local development,
+//!   then an optional TOML file (`--config shop.toml` or `SHOP_CONFIG`), then `SHOP_*`
+//!   environment variables; `main` applies command-line flags last;
+//! - secrets (the database URLs carry passwords) wrapped in [`SecretString`]: `Debug` prints
+//!   `[REDACTED]`, and reading the value takes a visible `expose_secret()`;
+//! - errors that name the setting and where it came from, never echoing a secret's value.
+//!
+//! The service's variables are prefixed `SHOP_` on purpose: `DATABASE_URL` already means
+//! something else in this workspace (the database sqlx's macros check queries against, and
+//! the server testkit gives tests their databases on).
+//!
+//! `shop.example.toml`, next to this crate's `Cargo.toml`, lists every setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use mongodb::options::ConnectionString;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+use thiserror::Error;
+
+/// The variable that names a configuration file, when `--config` does not.
+pub const CONFIG_FILE_VAR: &str = "SHOP_CONFIG";
+
+// ANCHOR: config
+/// Everything the service reads from its environment, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the HTTP server listens (`SHOP_LISTEN`, `listen`).
+    pub listen: SocketAddr,
+    /// The PostgreSQL database (`SHOP_DATABASE_URL`, `database_url`).
+    pub database_url: SecretString,
+    /// The MongoDB deployment that holds reviews (`SHOP_MONGODB_URL`, `mongodb_url`). Options
+    /// in the URL win, e.g. `?serverSelectionTimeoutMS=500`.
+    pub mongodb_url: SecretString,
+    /// The MongoDB database inside that deployment (`SHOP_MONGODB_DATABASE`,
+    /// `mongodb_database`).
+    pub mongodb_database: String,
+    /// The longest a request may take before it is answered 503 (`SHOP_REQUEST_TIMEOUT_MS`,
+    /// `request_timeout_ms`).
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests (`SHOP_SHUTDOWN_GRACE_MS`,
+    /// `shutdown_grace_ms`).
+    pub shutdown_grace: Duration,
+}
+// ANCHOR_END: config
+
+impl Default for Config {
+    /// The services `cargo xtask services up` starts, on their default local ports.
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: SecretString::from("postgres://postgres:postgres@127.0.0.1:5432/shop"),
+            mongodb_url: SecretString::from("mongodb://127.0.0.1:27017"),
+            mongodb_database: "shop".to_owned(),
+            request_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the configuration could not be built.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// `setting` says where the value came from: `SHOP_LISTEN`, or `listen in shop.toml`.
+    #[error("{setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+}
+
+impl Config {
+    /// Defaults, then `file` (or the file `SHOP_CONFIG` names), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_from(file, |name| {
+            std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+        })
+    }
+
+    /// [`Config::load`] with the environment passed in, so tests need not mutate the process
+    /// environment (which is `unsafe` since Rust 2024: other threads may be reading it).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        // An empty variable counts as unset, the way most shells and tools treat it.
+        let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env(CONFIG_FILE_VAR).map(PathBuf::from));
+        let mut config = Config::default();
+        if let Some(path) = file {
+            Layer::from_file(&path)?.apply_to(&mut config);
+        }
+        Layer::from_env(&env)?.apply_to(&mut config);
+        Ok(config)
+    }
+}
+
+/// What one source says; `None` leaves the setting to the sources before it. The field names
+/// are the keys of the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    listen: Option<SocketAddr>,
+    database_url: Option<SecretString>,
+    mongodb_url: Option<SecretString>,
+    mongodb_database: Option<String>,
+    request_timeout_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
+}
+
+impl Layer {
+    fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        // toml's errors name the key, the line and the column; serde's `deny_unknown_fields`
+        // turns a misspelt key into one of them instead of a silently ignored line.
+        let layer: Layer = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        layer.validate(|key| format!("{key} in {}", path.display()))?;
+        Ok(layer)
+    }
+
+    fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+        let layer = Layer {
+            listen: parse_var(env, "SHOP_LISTEN")?,
+            database_url: env("SHOP_DATABASE_URL").map(SecretString::from),
+            mongodb_url: env("SHOP_MONGODB_URL").map(SecretString::from),
+            mongodb_database: env("SHOP_MONGODB_DATABASE"),
+            request_timeout_ms: parse_var(env, "SHOP_REQUEST_TIMEOUT_MS")?,
+            shutdown_grace_ms: parse_var(env, "SHOP_SHUTDOWN_GRACE_MS")?,
+        };
+        layer.validate(|key| format!("SHOP_{}", key.to_uppercase()))?;
+        Ok(layer)
+    }
+
+    /// Checks what the types alone do not: that the URLs parse, that timeouts are not zero.
+    /// `name` turns a key into how the user spelt it in this source.
+    fn validate(&self, name: impl Fn(&str) -> String) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            setting: name(key),
+            reason,
+        };
+        if let Some(url) = &self.database_url {
+            // The parser's message may quote the URL, password included: say only what is
+            // expected. sqlx's parser ignores the scheme, so that is checked here.
+            let url = url.expose_secret();
+            let postgres_scheme =
+                url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !postgres_scheme || PgConnectOptions::from_str(url).is_err() {
+                return Err(invalid(
+                    "database_url",
+                    "not a PostgreSQL URL (expected postgres://user:password@host:port/database)"
+                        .to_owned(),
+                ));
+            }
+        }
+        if let Some(url) = &self.mongodb_url {
+            ConnectionString::parse(url.expose_secret()).map_err(|_| {
+                invalid(
+                    "mongodb_url",
+                    "not a MongoDB connection string (expected mongodb://host:port/?options)"
+                        .to_owned(),
+                )
+            })?;
+        }
+        if let Some(name) = &self.mongodb_database
+            && (name.is_empty() || name.contains(['/', '\\', '.', ' ', '"', '$']))
+        {
+            return Err(invalid(
+                "mongodb_database",
+                format!("`{name}` is not a MongoDB database name (no / \\ . space \" or $)"),
+            ));
+        }
+        for (key, value) in [
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("shutdown_grace_ms", self.shutdown_grace_ms),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(key, "must be at least 1 millisecond".to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_to(self, config: &mut Config) {
+        let Layer {
+            listen,
+            database_url,
+            mongodb_url,
+            mongodb_database,
+            request_timeout_ms,
+            shutdown_grace_ms,
+        } = self;
+        // Destructuring (rather than `self.listen`, ...) makes adding a field to `Layer`
+        // without applying it here a compile error.
+        if let Some(listen) = listen {
+            config.listen = listen;
+        }
+        if let Some(url) = database_url {
+            config.database_url = url;
+        }
+        if let Some(url) = mongodb_url {
+            config.mongodb_url = url;
+        }
+        if let Some(name) = mongodb_database {
+            config.mongodb_database = name;
+        }
+        if let Some(ms) = request_timeout_ms {
+            config.request_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = shutdown_grace_ms {
+            config.shutdown_grace = Duration::from_millis(ms);
+        }
+    }
+}
+
+/// Parses variable `var` when it is set, with an error that names it and quotes the value
+/// (only ever called for settings that are not secret).
+fn parse_var<T>(env: &impl Fn(&str) -> Option<String>, var: &str) -> Result<Option<T>, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    env(var)
+        .map(|value| {
+            value.trim().parse().map_err(|e| ConfigError::Invalid {
+                setting: var.to_owned(),
+                reason: format!("`{value}` is invalid: {e}"),
+            })
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    fn file(contents: &str) -> tempfile_free::TempFile {
+        tempfile_free::TempFile::new(contents)
+    }
+
+    #[test]
+    fn defaults_match_the_local_services() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(
+            config.database_url.expose_secret(),
+            "postgres://postgres:postgres@127.0.0.1:5432/shop"
+        );
+        assert_eq!(
+            config.mongodb_url.expose_secret(),
+            "mongodb://127.0.0.1:27017"
+        );
+        assert_eq!(config.mongodb_database, "shop");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_which_overrides_the_defaults() {
+        let toml = file(
+            "listen = \"0.0.0.0:8080\"\nrequest_timeout_ms = 2500\nmongodb_database = \"from_file\"\n",
+        );
+        let config =
+            Config::load_from(Some(toml.path()), env(&[("SHOP_LISTEN", "127.0.0.1:9090")]))
+                .unwrap();
+        assert_eq!(
+            config.listen.to_string(),
+            "127.0.0.1:9090",
+            "env beats file"
+        );
+        assert_eq!(
+            config.request_timeout,
+            Duration::from_millis(2500),
+            "file beats default"
+        );
+        assert_eq!(config.mongodb_database, "from_file");
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10), "default");
+    }
+
+    #[test]
+    fn shop_config_names_the_file_when_no_flag_does() {
+        let toml = file("mongodb_database = \"via_var\"\n");
+        let path = toml.path().to_string_lossy().into_owned();
+        let config = Config::load_from(None, env(&[(CONFIG_FILE_VAR, &path)])).unwrap();
+        assert_eq!(config.mongodb_database, "via_var");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let error = Config::load_from(None, env(&[("SHOP_LISTEN", "localhost")])).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("SHOP_LISTEN: `localhost` is invalid"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_bad_secret_is_named_but_never_echoed() {
+        let error = Config::load_from(
+            None,
+            env(&[("SHOP_DATABASE_URL", "mysql://root:hunter2@db/shop")]),
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("SHOP_DATABASE_URL: not a PostgreSQL URL"),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_an_error() {
+        let toml = file("listne = \"127.0.0.1:1\"\n");
+        let error = Config::load_from(Some(toml.path()), env(&[])).unwrap_err();
+        assert!(matches!(error, ConfigError::Parse { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_zero_timeout_in_the_file_names_key_and_file() {
+        let toml = file("request_timeout_ms = 0\n");
+        let error = Config::load_from(Some(toml.path()), env(&[])).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("request_timeout_ms in "), "{message}");
+        assert!(
+            message.ends_with("must be at least 1 millisecond"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("shop.example.toml");
+        Config::load_from(Some(&example), env(&[])).unwrap();
+    }
+
+    #[test]
+    fn debug_output_redacts_the_urls() {
+        let config = Config::load_from(
+            None,
+            env(&[("SHOP_DATABASE_URL", "postgres://app:hunter2@db/shop")]),
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    /// A file in the system's temporary directory, removed on drop: enough for these tests
+    /// without a `tempfile` dependency.
+    mod tempfile_free {
+        use std::path::{Path, PathBuf};
+
+        pub struct TempFile(PathBuf);
+
+        impl TempFile {
+            pub fn new(contents: &str) -> Self {
+                let path =
+                    std::env::temp_dir().join(format!("shop-config-{}.toml", uuid::Uuid::new_v4()));
+                std::fs::write(&path, contents).unwrap();
+                Self(path)
+            }
+
+            pub fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+
+        impl Drop for TempFile {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+}

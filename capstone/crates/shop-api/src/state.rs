@@ -1,0 +1,69 @@
+//! `AppState`: what every handler may use, built once at start-up and cloned per request.
+//!
+//! Cloning is cheap because every field is a handle: `PgPool` and the MongoDB types are
+//! reference-counted internally, and the configuration sits behind an `Arc`. No globals: a test
+//! builds its own state (its own database, its own MongoDB address) and runs in parallel with
+//! the others.
+
+use std::sync::Arc;
+
+use mongodb::options::ClientOptions;
+use secrecy::ExposeSecret;
+use shop_db::ProductRepo;
+use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+// ANCHOR: app_state
+/// Shared by all handlers through axum's `State` extractor.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// PostgreSQL, for the readiness check; queries go through the repositories.
+    pub pool: PgPool,
+    pub products: ProductRepo,
+    /// The reviews collection. Always present: creating a MongoDB client does not connect, so
+    /// the service starts without MongoDB, and each review request finds out on its own
+    /// (within the server-selection timeout) whether it is back.
+    pub reviews: ReviewStore,
+    /// The MongoDB database the reviews live in, for the readiness check's `ping`.
+    pub mongodb: mongodb::Database,
+    pub config: Arc<Config>,
+}
+// ANCHOR_END: app_state
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid MongoDB settings (SHOP_MONGODB_URL)")]
+pub struct StateError(#[source] mongodb::error::Error);
+
+impl AppState {
+    /// The state over an open PostgreSQL pool. Nothing here waits for MongoDB.
+    pub async fn new(pool: PgPool, config: Config) -> Result<AppState, StateError> {
+        // Parsing a `mongodb://` URL resolves nothing and connects nowhere (a `mongodb+srv://`
+        // URL would need DNS, which this workspace's driver build leaves out).
+        let mut options = ClientOptions::parse(config.mongodb_url.expose_secret())
+            .await
+            .map_err(StateError)?;
+        // The driver looks for a server for 30 s by default: a review request would hang that
+        // long while MongoDB is down. A URL that sets its own timeout keeps it.
+        options
+            .server_selection_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options
+            .connect_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options
+            .app_name
+            .get_or_insert_with(|| "shop-api".to_owned());
+        let client = mongodb::Client::with_options(options).map_err(StateError)?;
+        let mongodb = client.database(&config.mongodb_database);
+        Ok(AppState {
+            products: ProductRepo::new(pool.clone()),
+            pool,
+            reviews: ReviewStore::new(&mongodb),
+            mongodb,
+            config: Arc::new(config),
+        })
+    }
+}

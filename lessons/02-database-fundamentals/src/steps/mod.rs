@@ -1,0 +1,155 @@
+//! The narration: each function is one step of `cargo run -p lesson-02`. It runs the library
+//! code of the matching module against the real databases and prints what happened. `main.rs`
+//! calls them in order.
+
+mod mongo;
+mod postgres;
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use shop_db::reviews::ReviewError;
+use shop_db::seed::{SeedError, SeedSize};
+use thiserror::Error;
+
+use crate::checkout::CheckoutError;
+use crate::database::{DEMO_DATABASE, DemoDatabase, ServerUrl, SetupError};
+use crate::text::duration;
+
+pub use mongo::reviews_in_mongodb;
+pub use postgres::{
+    connect, migrate, plan_before_and_after_an_index, seed, showcase_queries, transactions,
+};
+
+/// What the demo was asked to do.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerUrl,
+    pub mongodb_url: String,
+    pub size: SeedSize,
+    pub skip_mongo: bool,
+    /// Keep the demo databases at the end, to explore them with `psql` or `mongosh`.
+    pub keep: bool,
+}
+
+/// Why a step could not finish (after PostgreSQL was found: that case is [`SetupError`]).
+#[derive(Debug, Error)]
+pub enum StepError {
+    #[error("a query failed")]
+    Database(#[from] sqlx::Error),
+    #[error("the migrations could not be applied")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("seeding failed")]
+    Seed(#[from] SeedError),
+    #[error("an order the demo expected to succeed failed")]
+    Checkout(#[from] CheckoutError),
+    #[error("the reviews store failed")]
+    Reviews(#[from] ReviewError),
+    #[error("a MongoDB query failed")]
+    Mongo(#[from] mongodb::error::Error),
+    #[error("a review could not be encoded as BSON")]
+    Bson(#[from] mongodb::bson::error::Error),
+    #[error("the seeded data is missing what the demo needs: {0}")]
+    MissingData(&'static str),
+}
+
+/// How the MongoDB half went.
+#[derive(Debug)]
+pub enum MongoOutcome {
+    Done { reviews: u64 },
+    Skipped,
+    Unreachable(ReviewError),
+}
+
+pub fn intro(settings: &Settings) {
+    println!("Lesson 02 · Database fundamentals: the shop's data in PostgreSQL and MongoDB");
+    println!();
+    say("Seven steps: connect and migrate, seed a year of shop history, ask it questions (joins,");
+    say("aggregates, CTEs, window functions), watch an index change a query plan, keep stock and");
+    say("orders consistent with a transaction, then store and summarise reviews in MongoDB.");
+    say(format_args!(
+        "Data: {} products, {} customers, {} orders (change the scale: -- --products N).",
+        crate::text::thousands(settings.size.products as i64),
+        crate::text::thousands(settings.size.users as i64),
+        crate::text::thousands(settings.size.orders as i64),
+    ));
+}
+
+/// PostgreSQL is down or refuses us: say what, why and how to fix it, in a few lines.
+pub fn postgres_unavailable(settings: &Settings, error: &SetupError) {
+    println!();
+    eprintln!("  PostgreSQL is needed from step 1 on, and the demo could not use it:");
+    eprintln!("    {error}");
+    if let Some(cause) = std::error::Error::source(error) {
+        eprintln!("    caused by: {cause}");
+    }
+    eprintln!("  Server tried: {}", settings.server.describe());
+    eprintln!(
+        "  Start the course's services with `cargo xtask services up` (`cargo xtask services"
+    );
+    eprintln!("  status` shows what answers), then run `cargo run -p lesson-02` again.");
+}
+
+/// Drops the demo database unless `--keep` asked to keep it.
+pub async fn clean_up(db: DemoDatabase, keep: bool) -> Result<(), sqlx::Error> {
+    if keep {
+        return Ok(());
+    }
+    db.drop_database().await
+}
+
+pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {
+    println!();
+    heading_line("Summary");
+    say("PostgreSQL: migrated, seeded, queried, explained and kept consistent (steps 1-6).");
+    match mongo {
+        MongoOutcome::Done { reviews } => say(format_args!(
+            "MongoDB: {} reviews stored, queried and summarised (step 7).",
+            crate::text::thousands(*reviews as i64)
+        )),
+        MongoOutcome::Skipped => say("MongoDB: skipped (--skip-mongo)."),
+        MongoOutcome::Unreachable(_) => {
+            say("MongoDB: NOT RUN. Step 7 needs a MongoDB server and none answered; start one");
+            say("with `cargo xtask services up` and run the demo again to see the reviews half.");
+        }
+    }
+    if settings.keep {
+        say("Kept the demo data to explore (psql takes the URL, with your password in it):");
+        show(format_args!(
+            "PostgreSQL: {}",
+            postgres::demo_database_url(&settings.server)
+        ));
+        if let MongoOutcome::Done { .. } = mongo {
+            show(format_args!(
+                "MongoDB: database {DEMO_DATABASE}, collection {}",
+                shop_db::reviews::ReviewStore::COLLECTION
+            ));
+        }
+    } else {
+        say(format_args!(
+            "The demo database {DEMO_DATABASE} was dropped again (keep it next time: -- --keep)."
+        ));
+    }
+    say(format_args!("Done in {}.", duration(elapsed)));
+    say("Next: the exercise, `cargo test -p exercise-02`, and chapter 02 of the book.");
+}
+
+fn heading(number: u8, title: &str) {
+    println!();
+    heading_line(&format!("Step {number} · {title}"));
+}
+
+fn heading_line(text: &str) {
+    println!("{text}");
+    println!("{}", "─".repeat(text.chars().count()));
+}
+
+/// A line of explanation.
+fn say(text: impl Display) {
+    println!("  {text}");
+}
+
+/// A line of measured output.
+fn show(text: impl Display) {
+    println!("    {text}");
+}

@@ -1,0 +1,148 @@
+//! The narration: each public function is one step of `cargo run -p lesson-03`. It drives the
+//! running server with the narrating client, prints each exchange, and checks that the server
+//! answered what the lesson says it answers, so a wrong status stops the demo with an error
+//! instead of printing a story that is not true.
+
+mod crud;
+mod middleware;
+mod protocols;
+mod serve;
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::AppState;
+use crate::client::{ApiClient, ClientError, Exchange, Protocol};
+use crate::server::{self, RunningServer, ServerConfig, ServerError};
+
+pub use crud::{crud, errors, queries};
+pub use middleware::middleware;
+pub use protocols::{graceful_shutdown, protocols};
+pub use serve::serve;
+
+/// What every step needs: the running server and a client for it.
+#[derive(Debug)]
+pub struct Demo {
+    pub server: RunningServer,
+    pub client: ApiClient,
+    pub config: ServerConfig,
+}
+
+/// Why a step could not finish.
+#[derive(Debug, Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{method} {path} answered {got}, but the lesson expects {expected}")]
+    Unexpected {
+        method: reqwest::Method,
+        path: String,
+        expected: StatusCode,
+        got: StatusCode,
+    },
+    #[error("a demo task panicked")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Step 1: starts the server on a free port of the loopback interface.
+pub async fn start(config: ServerConfig, shutdown: CancellationToken) -> Result<Demo, StepError> {
+    println!("Lesson 03 · RESTful API development: a product catalogue over HTTP");
+    println!();
+    say("An axum server with an in-memory catalogue, driven by a reqwest client that prints");
+    say("every exchange: → is the request, ← the response, then the headers worth seeing.");
+    say("Server logs are off; RUST_LOG=info cargo run -p lesson-03 shows tower-http's spans.");
+
+    heading(1, "Start the server");
+    let addr = ([127, 0, 0, 1], 0).into();
+    let server = server::start(addr, config.clone(), AppState::default(), shutdown).await?;
+    let client = ApiClient::new(server.base_url(), Protocol::Http1KeepAlive)?;
+    show(format_args!(
+        "listening on {} (port 0 asked the OS for any free port)",
+        server.addr()
+    ));
+    say("Each request passes the middleware from the outside in, then the router:");
+    show("request id → trace span → propagate id → server-timing (ours) → compression");
+    show(format_args!(
+        "→ problem+json → timeout ({}) → body limit ({} KiB) → routes",
+        duration(config.request_timeout),
+        config.body_limit / 1024
+    ));
+    Ok(Demo {
+        server,
+        client,
+        config,
+    })
+}
+
+pub fn outro(elapsed: Duration) {
+    println!();
+    say(format_args!("Done in {}.", duration(elapsed)));
+    say("Keep the server up and try it with curl: cargo run -p lesson-03 -- --serve");
+    say("Next: the exercise, `cargo test -p exercise-03`, and chapter 03 of the book.");
+}
+
+/// Fails the step unless the exchange has the expected status.
+fn expect(exchange: &Exchange, expected: StatusCode) -> Result<(), StepError> {
+    if exchange.status == expected {
+        Ok(())
+    } else {
+        Err(StepError::Unexpected {
+            method: exchange.method.clone(),
+            path: exchange.path.clone(),
+            expected,
+            got: exchange.status,
+        })
+    }
+}
+
+fn heading(number: u8, title: &str) {
+    println!();
+    let text = format!("Step {number} · {title}");
+    println!("{text}");
+    println!("{}", "─".repeat(text.chars().count()));
+}
+
+/// A line of explanation.
+fn say(text: impl Display) {
+    println!("  {text}");
+}
+
+/// A line of measured output.
+fn show(text: impl Display) {
+    println!("    {text}");
+}
+
+/// Human-sized durations: "350 µs", "4.2 ms", "150 ms", "1.24 s".
+fn duration(d: Duration) -> String {
+    let micros = d.as_micros();
+    match micros {
+        0..1_000 => format!("{micros} µs"),
+        1_000..10_000 => format!("{:.1} ms", d.as_secs_f64() * 1e3),
+        10_000..1_000_000 => format!("{} ms", d.as_millis()),
+        _ => format!("{:.2} s", d.as_secs_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_in_a_readable_unit() {
+        let cases = [
+            (350, "350 µs"),
+            (4_200, "4.2 ms"),
+            (150_000, "150 ms"),
+            (2_010_000, "2.01 s"),
+        ];
+        for (micros, text) in cases {
+            assert_eq!(duration(Duration::from_micros(micros)), text);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `--serve`: the server without the demo, for curl and a browser.
+
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use super::StepError;
+use crate::api::AppState;
+use crate::product::{ProductDraft, eur};
+use crate::server::{self, ServerConfig};
+
+/// Serves the API on `addr` with a few products until `shutdown` is cancelled (Ctrl-C).
+pub async fn serve(
+    addr: SocketAddr,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), StepError> {
+    let state = AppState::default();
+    let first = seed(&state);
+    let server = server::start(addr, config, state, shutdown.clone()).await?;
+    let base = server.base_url();
+    println!("Lesson 03 · the product API is listening on {base}. Try:");
+    println!();
+    println!("  curl -i {base}/products");
+    if let Some(id) = first {
+        println!("  curl -i {base}/products/{id}");
+        println!(
+            "  curl -i -X PATCH {base}/products/{id} -H 'content-type: application/merge-patch+json' -d '{{\"stock\": 0}}'"
+        );
+    }
+    println!(
+        "  curl -i {base}/products -H 'content-type: application/json' \\\n       -d '{{\"sku\": \"MUG-NEW-01\", \"name\": \"New mug\", \"price\": {{\"amount_minor\": 990, \"currency\": \"EUR\"}}, \"stock\": 5}}'"
+    );
+    println!(
+        "  curl -i {base}/products -H 'content-type: application/json' -d '{{\"sku\": \"x\"}}'"
+    );
+    println!("  curl -i --http2-prior-knowledge '{base}/products?limit=1'");
+    println!(
+        "  curl -sS -o /dev/null -w '%{{size_download}} bytes\\n' -H 'accept-encoding: gzip' {base}/products"
+    );
+    println!("  curl -i '{base}/slow?delay_ms=5000'");
+    println!();
+    println!(
+        "Request logs go to stderr (RUST_LOG=debug for more). Ctrl-C stops the server gracefully."
+    );
+
+    shutdown.cancelled().await;
+    let in_flight = server.requests().in_flight();
+    println!("Shutting down: waiting for {in_flight} request(s) in flight...");
+    server.stopped().await?;
+    println!("Stopped.");
+    Ok(())
+}
+
+/// Adds three products to the store; returns the id of the first.
+fn seed(state: &AppState) -> Option<shop_domain::ProductId> {
+    let drafts = [
+        ("MUG-RED-01", "Red mug", 1250, 12),
+        ("CUP-ESP-01", "Espresso cup", 690, 40),
+        ("PLATE-WHT-01", "White plate", 1890, 25),
+    ];
+    drafts
+        .into_iter()
+        .filter_map(|(sku, name, cents, stock)| {
+            let draft = ProductDraft {
+                sku: sku.into(),
+                name: name.into(),
+                price: eur(cents),
+                stock,
+            };
+            let product = state.products.insert(draft.validate().ok()?).ok()?;
+            Some(product.id)
+        })
+        .collect::<Vec<_>>()
+        .first()
+        .copied()
+}
