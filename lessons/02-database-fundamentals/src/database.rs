@@ -182,21 +182,9 @@ pub async fn migrate(pool: &PgPool) -> Result<Vec<AppliedMigration>, sqlx::migra
 }
 // ANCHOR_END: migrate
 
-/// Hides the password in `scheme://user:password@host/...`, for anything printed.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+/// Hides the password in `scheme://user:password@host/...`, for anything printed. The same
+/// function the test runner uses, from the workspace's service-discovery crate.
+pub use testkit::discover::redact;
 
 #[cfg(test)]
 mod tests {

@@ -1,24 +1,7 @@
-//! Printing numbers and tables for people: thousands separators, euros from cents, aligned
-//! columns. Pure functions, tested below; the demo's readability depends on them.
+//! Money for people: euros from cents, with thousands separators. The rest of the demo's
+//! formatting (tables, durations, sparklines) comes from the shared `narrate` crate.
 
-use std::fmt;
-use std::time::Duration;
-
-/// `20000` → `20,000`; `-1234567` → `-1,234,567`.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
+use narrate::thousands;
 
 /// Cents as euros with separators: `123456789` → `1,234,567.89`.
 pub fn euros(cents: i64) -> String {
@@ -28,159 +11,9 @@ pub fn euros(cents: i64) -> String {
     format!("{sign}{}.{:02}", thousands(whole), cents % 100)
 }
 
-/// Human-sized durations: "350 µs", "4.2 ms", "150 ms", "1.24 s".
-pub fn duration(d: Duration) -> String {
-    let micros = d.as_micros();
-    match micros {
-        0..1_000 => format!("{micros} µs"),
-        1_000..10_000 => format!("{:.1} ms", d.as_secs_f64() * 1e3),
-        10_000..1_000_000 => format!("{} ms", d.as_millis()),
-        _ => format!("{:.2} s", d.as_secs_f64()),
-    }
-}
-
-/// Cuts `text` to at most `max` characters, marking the cut with `…`.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let kept: String = text.chars().take(max.saturating_sub(1)).collect();
-        format!("{kept}…")
-    }
-}
-
-/// Counts as a bar per value, scaled to the largest: `[1, 0, 2, 5, 9]` → `▁ ▂▅█`. A whole
-/// distribution in five characters (a zero count prints as a space).
-pub fn sparkline(counts: &[u64]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
-    counts
-        .iter()
-        .map(|&n| match n {
-            0 => ' ',
-            n => BARS[((n * 8).div_ceil(max) as usize).clamp(1, 8) - 1],
-        })
-        .collect()
-}
-
-/// How a column lines up: text to the left, numbers to the right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
-    Left,
-    Right,
-}
-
-/// A plain-text table: a header row, a rule, then the rows, each column as wide as its widest
-/// cell (counted in characters, so `Lyon Saint-Exupéry` lines up too).
-#[derive(Debug, Clone)]
-pub struct Table {
-    headers: Vec<String>,
-    align: Vec<Align>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// A column whose header ends in `>` is right-aligned (the `>` is not printed):
-    /// `Table::new(["product", "units>"])`.
-    pub fn new<const N: usize>(headers: [&str; N]) -> Self {
-        let (headers, align) = headers
-            .iter()
-            .map(|h| match h.strip_suffix('>') {
-                Some(h) => (h.to_owned(), Align::Right),
-                None => ((*h).to_owned(), Align::Left),
-            })
-            .unzip();
-        Table {
-            headers,
-            align,
-            rows: Vec::new(),
-        }
-    }
-
-    /// Adds a row; missing cells print empty, extra cells are ignored.
-    pub fn row<I, S>(&mut self, cells: I) -> &mut Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut row: Vec<String> = cells.into_iter().map(Into::into).collect();
-        row.resize(self.headers.len(), String::new());
-        self.rows.push(row);
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    fn widths(&self) -> Vec<usize> {
-        (0..self.headers.len())
-            .map(|c| {
-                self.rows
-                    .iter()
-                    .map(|row| row[c].chars().count())
-                    .chain([self.headers[c].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect()
-    }
-
-    fn line(&self, f: &mut fmt::Formatter<'_>, cells: &[String], widths: &[usize]) -> fmt::Result {
-        let mut out = String::new();
-        for (c, cell) in cells.iter().enumerate() {
-            if c > 0 {
-                out.push_str("  ");
-            }
-            let pad = " ".repeat(widths[c] - cell.chars().count());
-            match self.align[c] {
-                Align::Left => {
-                    out.push_str(cell);
-                    out.push_str(&pad);
-                }
-                Align::Right => {
-                    out.push_str(&pad);
-                    out.push_str(cell);
-                }
-            }
-        }
-        writeln!(f, "    {}", out.trim_end())
-    }
-}
-
-/// Indented by four spaces, like the rest of the demo's measured output.
-impl fmt::Display for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let widths = self.widths();
-        self.line(f, &self.headers, &widths)?;
-        let rule: Vec<String> = widths.iter().map(|&w| "─".repeat(w)).collect();
-        self.line(f, &rule, &widths)?;
-        for row in &self.rows {
-            self.line(f, row, &widths)?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_groups_digits_in_threes() {
-        let cases = [
-            (0, "0"),
-            (999, "999"),
-            (1_000, "1,000"),
-            (20_000, "20,000"),
-            (1_234_567, "1,234,567"),
-            (-1_234_567, "-1,234,567"),
-            (i64::MIN, "-9,223,372,036,854,775,808"),
-        ];
-        for (n, text) in cases {
-            assert_eq!(thousands(n), text);
-        }
-    }
 
     #[test]
     fn euros_keep_two_decimals() {
@@ -189,39 +22,5 @@ mod tests {
         assert_eq!(euros(2_499), "24.99");
         assert_eq!(euros(123_456_789), "1,234,567.89");
         assert_eq!(euros(-150), "-1.50");
-    }
-
-    #[test]
-    fn durations_print_in_a_readable_unit() {
-        assert_eq!(duration(Duration::from_micros(350)), "350 µs");
-        assert_eq!(duration(Duration::from_micros(4_200)), "4.2 ms");
-        assert_eq!(duration(Duration::from_millis(1_240)), "1.24 s");
-    }
-
-    #[test]
-    fn sparklines_scale_to_the_largest_count() {
-        assert_eq!(sparkline(&[1, 0, 2, 5, 9]), "▁ ▂▅█");
-        assert_eq!(sparkline(&[3, 3]), "██");
-        assert_eq!(sparkline(&[0, 0]), "  ");
-    }
-
-    #[test]
-    fn truncate_counts_characters_not_bytes() {
-        assert_eq!(truncate("Lyon", 10), "Lyon");
-        assert_eq!(truncate("Saint-Exupéry", 8), "Saint-E…");
-    }
-
-    #[test]
-    fn tables_align_by_characters_and_by_column_kind() {
-        let mut table = Table::new(["warehouse", "units>"]);
-        table
-            .row(["Lyon Saint-Exupéry", "7"])
-            .row(["Berlin", "1,200"]);
-        let text = table.to_string();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "    warehouse           units");
-        assert_eq!(lines[1], "    ──────────────────  ─────");
-        assert_eq!(lines[2], "    Lyon Saint-Exupéry      7");
-        assert_eq!(lines[3], "    Berlin              1,200");
     }
 }

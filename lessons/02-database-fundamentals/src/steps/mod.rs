@@ -5,16 +5,15 @@
 mod mongo;
 mod postgres;
 
-use std::fmt::Display;
 use std::time::Duration;
 
+use narrate::{duration, heading, heading_line, say, show};
 use shop_db::reviews::ReviewError;
 use shop_db::seed::{SeedError, SeedSize};
 use thiserror::Error;
 
 use crate::checkout::CheckoutError;
 use crate::database::{DEMO_DATABASE, DemoDatabase, ServerUrl, SetupError};
-use crate::text::duration;
 
 pub use mongo::reviews_in_mongodb;
 pub use postgres::{
@@ -69,9 +68,9 @@ pub fn intro(settings: &Settings) {
     say("orders consistent with a transaction, then store and summarise reviews in MongoDB.");
     say(format_args!(
         "Data: {} products, {} customers, {} orders (change the scale: -- --products N).",
-        crate::text::thousands(settings.size.products as i64),
-        crate::text::thousands(settings.size.users as i64),
-        crate::text::thousands(settings.size.orders as i64),
+        narrate::thousands(settings.size.products as i64),
+        narrate::thousands(settings.size.users as i64),
+        narrate::thousands(settings.size.orders as i64),
     ));
 }
 
@@ -105,7 +104,7 @@ pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {
     match mongo {
         MongoOutcome::Done { reviews } => say(format_args!(
             "MongoDB: {} reviews stored, queried and summarised (step 7).",
-            crate::text::thousands(*reviews as i64)
+            narrate::thousands(*reviews as i64)
         )),
         MongoOutcome::Skipped => say("MongoDB: skipped (--skip-mongo)."),
         MongoOutcome::Unreachable(_) => {
@@ -132,24 +131,4 @@ pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {
     }
     say(format_args!("Done in {}.", duration(elapsed)));
     say("Next: the exercise, `cargo test -p exercise-02`, and chapter 02 of the book.");
-}
-
-fn heading(number: u8, title: &str) {
-    println!();
-    heading_line(&format!("Step {number} · {title}"));
-}
-
-fn heading_line(text: &str) {
-    println!("{text}");
-    println!("{}", "─".repeat(text.chars().count()));
-}
-
-/// A line of explanation.
-fn say(text: impl Display) {
-    println!("  {text}");
-}
-
-/// A line of measured output.
-fn show(text: impl Display) {
-    println!("    {text}");
 }

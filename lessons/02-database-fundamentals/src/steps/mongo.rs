@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use super::{MongoOutcome, Settings, StepError, heading, say, show};
 use crate::database::{DEMO_DATABASE, redact};
 use crate::reviews::{self as demo, Headline};
-use crate::text::{Table, duration, sparkline, thousands, truncate};
+use narrate::{Table, duration, sparkline, thousands, truncate};
 
 /// Roughly one delivered purchase in this many gets a review.
 const ONE_REVIEW_IN: u64 = 12;
@@ -37,6 +37,14 @@ pub async fn reviews_in_mongodb(
         }
         Err(other) => return Err(other.into()),
     };
+    if let Some(what) = stand_in(&store).await {
+        say(format_args!(
+            "It is the workspace's MongoDB stand-in ({what}), not MongoDB:"
+        ));
+        say(
+            "enough for this step, though it scans where MongoDB would use an index (book: set-up).",
+        );
+    }
 
     // A fresh collection each run; dropping it drops its indexes too.
     store.collection().drop().await?;
@@ -218,4 +226,17 @@ async fn names(pool: &PgPool, ids: &[ProductId]) -> Result<HashMap<ProductId, St
         .into_iter()
         .map(|(id, name)| (ProductId::from_uuid(id), name))
         .collect())
+}
+
+/// What the server says it is, when it is the workspace's MongoDB stand-in: that one adds a
+/// `backendRsStandIn` field to its `hello` reply (see `xtask/mongo-standin/standin.py`).
+async fn stand_in(store: &ReviewStore) -> Option<String> {
+    let hello = store
+        .collection()
+        .client()
+        .database("admin")
+        .run_command(mongodb::bson::doc! { "hello": 1 })
+        .await
+        .ok()?;
+    hello.get_str("backendRsStandIn").ok().map(str::to_owned)
 }

@@ -10,7 +10,9 @@ use crate::checkout::{self, CheckoutError, Line};
 use crate::database::{self, DEMO_DATABASE, DemoDatabase, ServerUrl, SetupError, redact};
 use crate::plan::{self, Plan};
 use crate::queries;
-use crate::text::{Table, duration, euros, thousands, truncate};
+use narrate::{Table, duration, thousands, truncate};
+
+use crate::text::euros;
 
 pub async fn connect(server: &ServerUrl) -> Result<DemoDatabase, SetupError> {
     heading(1, "Connect, with a pool");

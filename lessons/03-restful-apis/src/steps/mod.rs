@@ -8,9 +8,9 @@ mod middleware;
 mod protocols;
 mod serve;
 
-use std::fmt::Display;
 use std::time::Duration;
 
+use narrate::{duration, heading, say, show};
 use reqwest::StatusCode;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -98,51 +98,5 @@ fn expect(exchange: &Exchange, expected: StatusCode) -> Result<(), StepError> {
             expected,
             got: exchange.status,
         })
-    }
-}
-
-fn heading(number: u8, title: &str) {
-    println!();
-    let text = format!("Step {number} · {title}");
-    println!("{text}");
-    println!("{}", "─".repeat(text.chars().count()));
-}
-
-/// A line of explanation.
-fn say(text: impl Display) {
-    println!("  {text}");
-}
-
-/// A line of measured output.
-fn show(text: impl Display) {
-    println!("    {text}");
-}
-
-/// Human-sized durations: "350 µs", "4.2 ms", "150 ms", "1.24 s".
-fn duration(d: Duration) -> String {
-    let micros = d.as_micros();
-    match micros {
-        0..1_000 => format!("{micros} µs"),
-        1_000..10_000 => format!("{:.1} ms", d.as_secs_f64() * 1e3),
-        10_000..1_000_000 => format!("{} ms", d.as_millis()),
-        _ => format!("{:.2} s", d.as_secs_f64()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_print_in_a_readable_unit() {
-        let cases = [
-            (350, "350 µs"),
-            (4_200, "4.2 ms"),
-            (150_000, "150 ms"),
-            (2_010_000, "2.01 s"),
-        ];
-        for (micros, text) in cases {
-            assert_eq!(duration(Duration::from_micros(micros)), text);
-        }
     }
 }
