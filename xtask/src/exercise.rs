@@ -93,7 +93,27 @@ impl Exercise {
     /// Is the learner's file still the stub? `None` when that cannot be told (no git).
     pub fn is_untouched(&self) -> Result<Option<bool>> {
         let current = std::fs::read_to_string(self.learner_file())?;
-        Ok(self.pristine_stub().ok().map(|stub| stub == current))
+        Ok(match self.pristine_stub() {
+            Ok(stub) => Some(stub == current),
+            // An exercise git does not know yet is one being written: its file is the stub.
+            Err(_) if self.is_new()? => Some(true),
+            Err(_) => None,
+        })
+    }
+
+    /// In a git checkout, but not yet committed (its author is writing it).
+    fn is_new(&self) -> Result<bool> {
+        let git = |args: &[&str]| -> Result<bool> {
+            let (ok, _, _) = cargo::run_captured(
+                std::process::Command::new("git")
+                    .current_dir(cargo::root())
+                    .args(args),
+            )?;
+            Ok(ok)
+        };
+        let relative = self.relative(&self.learner_file());
+        Ok(git(&["rev-parse", "--is-inside-work-tree"])?
+            && !git(&["ls-files", "--error-unmatch", "--", &relative])?)
     }
 
     /// Runs the learner's tests and says where they stand.
