@@ -103,6 +103,11 @@ pub fn stop() -> Result<bool> {
         .status()
         .is_ok_and(|s| s.success());
     let _ = fs::remove_file(&paths.pid);
+    // Wait for it to be gone, so that a `services up` right after finds the port free.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while stopped && Instant::now() < deadline && runs(Command::new("kill").args(["-0", &pid])) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(stopped)
 }
 
