@@ -103,8 +103,13 @@ pub struct ProductPage {
 impl ProductPage {
     /// Builds a page from up to `size + 1` rows: the extra row, when present, only proves that
     /// another page exists, so it is dropped and the last kept id becomes the cursor. One query
-    /// answers both "what is on this page" and "is there more", without a `COUNT(*)`.
-    fn from_rows(mut products: Vec<Product>, size: PageSize) -> Self {
+    /// answers both "what is on this page" and "is there more", without a `COUNT(*)`. Every
+    /// row goes through the domain types first; one they reject fails the whole page.
+    fn from_rows(rows: Vec<ProductRow>, size: PageSize) -> Result<Self, DbError> {
+        let mut products = rows
+            .into_iter()
+            .map(Product::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         let size = size.get() as usize;
         let next_after = if products.len() > size {
             products.truncate(size);
@@ -112,10 +117,10 @@ impl ProductPage {
         } else {
             None
         };
-        Self {
+        Ok(Self {
             products,
             next_after,
-        }
+        })
     }
 }
 
@@ -231,11 +236,7 @@ impl ProductRepo {
         )
         .fetch_all(&self.pool)
         .await?;
-        let products = rows
-            .into_iter()
-            .map(Product::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(ProductPage::from_rows(products, size))
+        ProductPage::from_rows(rows, size)
     }
 
     /// A page of the products in `category` and in all of its subcategories, in id order.
@@ -270,11 +271,7 @@ impl ProductRepo {
         )
         .fetch_all(&self.pool)
         .await?;
-        let products = rows
-            .into_iter()
-            .map(Product::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(ProductPage::from_rows(products, size))
+        ProductPage::from_rows(rows, size)
     }
 
     /// Every category, ordered by slug. The tree is in the `parent_id`s; clients that want to
@@ -316,14 +313,15 @@ mod tests {
         assert_eq!(PageSize::new(101), Err(PageSizeError(101)));
     }
 
-    fn product(n: u128) -> Product {
-        Product {
-            id: ProductId::from_uuid(Uuid::from_u128(n)),
-            sku: Sku::parse(&format!("SKU-{n}")).unwrap(),
+    fn row(n: u128) -> ProductRow {
+        ProductRow {
+            id: Uuid::from_u128(n),
+            sku: format!("SKU-{n}"),
             name: format!("Product {n}"),
             description: String::new(),
-            category_id: CategoryId::from_uuid(Uuid::from_u128(1)),
-            price: Money::from_minor(100, Currency::Eur),
+            category_id: Uuid::from_u128(1),
+            price_minor: 100,
+            currency: "EUR".to_owned(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         }
@@ -332,7 +330,7 @@ mod tests {
     #[test]
     fn an_extra_row_means_another_page_after_the_last_kept_id() {
         let size = PageSize::new(2).unwrap();
-        let page = ProductPage::from_rows(vec![product(1), product(2), product(3)], size);
+        let page = ProductPage::from_rows(vec![row(1), row(2), row(3)], size).unwrap();
         assert_eq!(page.products.len(), 2);
         assert_eq!(
             page.next_after,
@@ -343,9 +341,18 @@ mod tests {
     #[test]
     fn no_extra_row_means_the_last_page() {
         let size = PageSize::new(2).unwrap();
-        let page = ProductPage::from_rows(vec![product(1), product(2)], size);
+        let page = ProductPage::from_rows(vec![row(1), row(2)], size).unwrap();
         assert_eq!(page.products.len(), 2);
         assert_eq!(page.next_after, None);
+    }
+
+    #[test]
+    fn a_row_the_domain_rejects_fails_the_page_instead_of_panicking() {
+        let mut bad = row(2);
+        bad.currency = "XXX".to_owned();
+        let size = PageSize::new(5).unwrap();
+        let error = ProductPage::from_rows(vec![row(1), bad], size).unwrap_err();
+        assert!(matches!(error, DbError::InvalidRow { .. }), "{error:?}");
     }
 
     #[test]
