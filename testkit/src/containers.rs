@@ -55,7 +55,8 @@ async fn launch(service: Service) -> Option<(ContainerAsync<GenericImage>, Strin
     let mut request = GenericImage::new(image, tag)
         .with_exposed_port(port.tcp())
         .with_wait_for(match service {
-            // PostgreSQL prints "ready" once for its init run and once for real.
+            // PostgreSQL says "ready" twice: first the image's init-time server (through
+            // pg_ctl, on stdout), which stops again, then the real one, on stderr.
             Service::Postgres => WaitFor::message_on_stderr(ready),
             _ => WaitFor::message_on_stdout(ready),
         })

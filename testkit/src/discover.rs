@@ -318,7 +318,7 @@ pub fn how_to_start(service: Service) -> Vec<String> {
     let sudo = if is_root() { "" } else { "sudo " };
     match service {
         Service::Postgres if on_path("pg_ctlcluster") => {
-            let version = first_dir_entry("/etc/postgresql").unwrap_or_else(|| "15".to_owned());
+            let version = newest_cluster_version().unwrap_or_else(|| "15".to_owned());
             vec![format!(
                 "{sudo}pg_ctlcluster --skip-systemctl-redirect {version} main start"
             )]
@@ -382,13 +382,15 @@ fn is_root() -> bool {
         || std::env::var_os("HOME").is_some_and(|h| h == "/root")
 }
 
-fn first_dir_entry(dir: &str) -> Option<String> {
-    let mut names: Vec<String> = std::fs::read_dir(Path::new(dir))
+/// The newest PostgreSQL cluster Debian set up: `/etc/postgresql/<version>/`. Versions are
+/// whole numbers since PostgreSQL 10, so they are compared as numbers ("9" < "17").
+fn newest_cluster_version() -> Option<String> {
+    std::fs::read_dir(Path::new("/etc/postgresql"))
         .ok()?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    names.pop()
+        .filter_map(|name| Some((name.parse::<u32>().ok()?, name)))
+        .max()
+        .map(|(_, name)| name)
 }
 
 /// The name of the running test, as libtest names its thread (`module::test_fn`).
@@ -479,6 +481,20 @@ mod tests {
             err.to_string()
                 .contains("known: postgres, redis, rabbitmq, mongodb")
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "must contain `needs_redis`")]
+    fn a_test_without_the_marker_is_refused() {
+        // This test's own name lacks `needs_redis`: the runner could not skip it.
+        check_marker(Service::Redis);
+    }
+
+    #[test]
+    fn a_test_with_the_marker_passes_the_check() {
+        let named = std::thread::Builder::new().name("needs_redis::cart_expires".to_owned());
+        let checked = named.spawn(|| check_marker(Service::Redis)).unwrap().join();
+        assert!(checked.is_ok(), "a test named needs_redis::... was refused");
     }
 
     #[test]

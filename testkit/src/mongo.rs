@@ -3,9 +3,9 @@
 
 use mongodb::{Client, Database};
 
-use crate::discover::{Endpoint, Service, current_test_name, host_port};
+use crate::discover::{Endpoint, Service, current_test_name};
 use crate::isolate::{cleanup_blocking, endpoint, unique_name};
-use crate::standin::{MongoFlavor, REAL_SERVER_MARKER, mongodb_flavor};
+use crate::standin::{MongoFlavor, REAL_SERVER_MARKER, mongodb_flavor_at};
 
 pub struct MongoDatabase {
     client: Client,
@@ -50,17 +50,17 @@ pub async fn mongodb_real() -> MongoDatabase {
         );
     }
     let endpoint = endpoint(Service::MongoDb).await;
-    if let Some((host, port)) = host_port(&endpoint.url, Service::MongoDb.default_port()) {
-        let flavor = tokio::task::spawn_blocking(move || mongodb_flavor(&host, port)).await;
-        if let Ok(Ok(MongoFlavor::StandIn(what))) = flavor {
-            panic!(
-                "this test needs a real MongoDB server, but {endpoint} is the MongoDB stand-in \
-                 ({what}), which has no transactions, isolation or query planner. Start MongoDB \
-                 (`docker compose up -d mongodb`, or install MongoDB Community Server) and stop \
-                 the stand-in (`cargo xtask services down`), or run the suite with \
-                 `cargo xtask test`, which skips such tests and lists them."
-            );
-        }
+    // The probe is a blocking socket round trip: keep it off the test's async worker.
+    let url = endpoint.url.clone();
+    let flavor = tokio::task::spawn_blocking(move || mongodb_flavor_at(&url)).await;
+    if let Ok(Ok(MongoFlavor::StandIn(what))) = flavor {
+        panic!(
+            "this test needs a real MongoDB server, but {endpoint} is the MongoDB stand-in \
+             ({what}), which has no transactions, isolation or query planner. Start MongoDB \
+             (`docker compose up -d mongodb`, or install MongoDB Community Server) and stop \
+             the stand-in (`cargo xtask services down`), or run the suite with \
+             `cargo xtask test`, which skips such tests and lists them."
+        );
     }
     connect(endpoint).await
 }

@@ -15,6 +15,8 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::discover::{Service, host_port, redact};
+
 /// What the name of a test that needs a real MongoDB server contains. It contains
 /// `needs_mongodb` too, so such a test is also skipped when no MongoDB answers at all.
 pub const REAL_SERVER_MARKER: &str = "needs_mongodb_real";
@@ -39,6 +41,13 @@ impl MongoFlavor {
 
 const OP_MSG: i32 = 2013;
 const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Who answers at a MongoDB URL (its first host, for a seed list).
+pub fn mongodb_flavor_at(url: &str) -> Result<MongoFlavor, String> {
+    let (host, port) = host_port(url, Service::MongoDb.default_port())
+        .ok_or_else(|| format!("{} is not a MongoDB URL", redact(url)))?;
+    mongodb_flavor(&host, port)
+}
 
 /// Sends `{hello: 1, $db: "admin"}` to `host:port` and reads who answered.
 pub fn mongodb_flavor(host: &str, port: u16) -> Result<MongoFlavor, String> {

@@ -67,13 +67,15 @@ mod needs_redis {
 
         let mut conn = first.connection();
         let _: () = conn.set(first.key("cart"), "3 items").await.unwrap();
-        let seen_by_second: Option<String> = conn.get(second.key("cart")).await.unwrap();
-        assert_eq!(seen_by_second, None);
+        let _: () = conn.set(second.key("cart"), "1 item").await.unwrap();
 
         let key = first.key("cart");
         drop(first);
         let left: Option<String> = conn.get(&key).await.unwrap();
         assert_eq!(left, None, "key {key} outlived its namespace");
+        // Clean-up deletes by prefix; it must not reach into a namespace that is still in use.
+        let kept: Option<String> = conn.get(second.key("cart")).await.unwrap();
+        assert_eq!(kept.as_deref(), Some("1 item"));
     }
 }
 
@@ -146,6 +148,7 @@ mod needs_rabbitmq {
 
 mod needs_mongodb {
     use mongodb::bson::{Document, doc};
+    use testkit::standin::{MARKER_FIELD, MongoFlavor, mongodb_flavor_at};
 
     #[tokio::test]
     async fn each_test_writes_to_its_own_database() {
@@ -167,17 +170,30 @@ mod needs_mongodb {
             .unwrap();
         assert_eq!(seen, 0);
     }
-}
 
-mod needs_mongodb_flavor {
-    use mongodb::bson::doc;
-    use testkit::discover::{Service, host_port};
-    use testkit::standin::{MARKER_FIELD, MongoFlavor, mongodb_flavor};
+    #[tokio::test]
+    async fn the_database_is_dropped_with_its_handle() {
+        let db = testkit::mongodb().await;
+        let name = db.database().name().to_owned();
+        // MongoDB creates a database on its first write; write so there is one to drop.
+        db.database()
+            .collection::<Document>("reviews")
+            .insert_one(doc! { "stars": 4 })
+            .await
+            .unwrap();
+        let client = mongodb::Client::with_uri_str(db.url()).await.unwrap();
+        let listed = client.list_database_names().await.unwrap();
+        assert!(listed.contains(&name), "{name} was never created");
+
+        drop(db);
+        let listed = client.list_database_names().await.unwrap();
+        assert!(!listed.contains(&name), "database {name} outlived its test");
+    }
 
     /// The hand-written hello of `testkit::standin` must agree with the driver's own `hello`:
     /// the runner decides which tests to skip by it.
     #[tokio::test]
-    async fn needs_mongodb_the_raw_hello_agrees_with_the_driver() {
+    async fn the_raw_hello_agrees_with_the_driver() {
         let db = testkit::mongodb().await;
         let reply = db
             .client()
@@ -185,8 +201,7 @@ mod needs_mongodb_flavor {
             .run_command(doc! { "hello": 1 })
             .await
             .unwrap();
-        let (host, port) = host_port(db.url(), Service::MongoDb.default_port()).unwrap();
-        let flavor = mongodb_flavor(&host, port).unwrap();
+        let flavor = mongodb_flavor_at(db.url()).unwrap();
         match reply.get_str(MARKER_FIELD) {
             Ok(what) => assert_eq!(flavor, MongoFlavor::StandIn(what.to_owned())),
             Err(_) => assert_eq!(flavor, MongoFlavor::Server),

@@ -27,22 +27,23 @@ Usage: python standin.py [--host 127.0.0.1] [--port 27017] [--verbose]
 """
 
 import argparse
+import collections
 import datetime
 import itertools
 import os
 import signal
 import sys
 import threading
-import time
 import traceback
 
 import mockupdb
 import mongomock_ng
 from bson.int64 import Int64
+from bson.objectid import ObjectId
 from mongomock_ng.collection import Collection
 from mongomock_ng.filtering import filter_applies
-from bson.objectid import ObjectId
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 STAND_IN = "mockupdb %s + mongomock-ng %s" % (
     getattr(mockupdb, "__version__", "?"),
@@ -86,45 +87,46 @@ class CommandError(Exception):
         self.message = message
 
 
+# One unique index and the set of key entries the collection's documents hold for it.
+UniqueIndex = collections.namedtuple("UniqueIndex", "name key sparse partial entries")
+
+
 class UniqueKeys:
     """The entries of one collection's unique indexes, so an insert checks them in O(1).
 
     Built from one scan the first time an insert needs it; inserts add to it; every other write
     to the collection (update, delete, drop, index changes) throws it away, so it is never
-    stale. Values that cannot be hashed (an embedded document as a key) fall back to
-    mongomock's own scan.
+    stale. A key value that cannot be hashed (an embedded document) raises TypeError, here or
+    in `duplicate`; the caller then lets mongomock check that insert with its own scan.
     """
 
     def __init__(self, collection):
         self.indexes = []
-        for name, index in collection._store.indexes.items():
-            if not index.get("unique"):
+        for name, spec in collection._store.indexes.items():
+            if not spec.get("unique"):
                 continue
-            entries = set()
-            spec = (name, index.get("key"), index.get("sparse"),
-                    index.get("partialFilterExpression"), entries)
-            self.indexes.append(spec)
+            index = UniqueIndex(name, spec.get("key"), spec.get("sparse"),
+                                spec.get("partialFilterExpression"), set())
+            self.indexes.append(index)
             for document in collection._store.documents:
-                for entry in self.entries(spec, document):
-                    entries.add(entry)
+                index.entries.update(self.entries(index, document))
 
     @staticmethod
-    def entries(spec, document):
-        _name, key, sparse, partial, _entries = spec
-        if partial is not None and not filter_applies(partial, document):
+    def entries(index, document):
+        if index.partial is not None and not filter_applies(index.partial, document):
             return []
-        return Collection._compute_index_entries(document, key, sparse) or []
+        return Collection._compute_index_entries(document, index.key, index.sparse) or []
 
     def duplicate(self, document):
         """The name of the unique index `document` would violate, if any."""
-        for spec in self.indexes:
-            if any(entry in spec[4] for entry in self.entries(spec, document)):
-                return spec[0]
+        for index in self.indexes:
+            if any(entry in index.entries for entry in self.entries(index, document)):
+                return index.name
         return None
 
     def add(self, document):
-        for spec in self.indexes:
-            spec[4].update(self.entries(spec, document))
+        for index in self.indexes:
+            index.entries.update(self.entries(index, document))
 
 
 class StandIn:
@@ -277,46 +279,43 @@ class StandIn:
 
     def insert(self, database, command):
         collection = self.collection(database, command)
-        documents = command.get("documents", [])
-        ordered = command.get("ordered", True)
-        cache_key = (database, command["insert"])
-        keys = self.unique_keys.get(cache_key)
-        if keys is None:
-            keys = self.unique_keys[cache_key] = UniqueKeys(collection)
         inserted, errors = 0, []
-        for index, document in enumerate(documents):
+        for index, document in enumerate(command.get("documents", [])):
             if "_id" not in document:
                 document = dict(document, _id=ObjectId())
             try:
-                violated = keys.duplicate(document)
-                if violated is not None:
-                    raise DuplicateKeyError(
-                        "E11000 duplicate key error collection: %s.%s index: %s"
-                        % (database, command["insert"], violated), 11000)
-                # The unique keys were just checked above; skip mongomock's full scan.
-                collection._ensure_uniques = _no_check
-                try:
-                    collection.insert_one(document)
-                finally:
-                    del collection._ensure_uniques
-                keys.add(document)
+                self.insert_one(database, collection, document)
                 inserted += 1
-            except TypeError:
-                # An unhashable key value: let mongomock check it the slow way.
-                self.unique_keys.pop(cache_key, None)
-                try:
-                    collection.insert_one(document)
-                    inserted += 1
-                except DuplicateKeyError as error:
-                    errors.append({"index": index, "code": 11000, "errmsg": str(error)})
-                    if ordered:
-                        break
-                keys = self.unique_keys[cache_key] = UniqueKeys(collection)
             except DuplicateKeyError as error:
                 errors.append({"index": index, "code": 11000, "errmsg": str(error)})
-                if ordered:
+                if command.get("ordered", True):
                     break
         return self.write_reply(inserted, errors)
+
+    def insert_one(self, database, collection, document):
+        """Inserts `document`, checking the unique indexes with `UniqueKeys` where it can."""
+        cache_key = (database, collection.name)
+        try:
+            keys = self.unique_keys.get(cache_key)
+            if keys is None:
+                keys = self.unique_keys[cache_key] = UniqueKeys(collection)
+            violated = keys.duplicate(document)
+        except TypeError:
+            # A key value that cannot be hashed: mongomock compares it the slow way, and the
+            # set is rebuilt (or found impossible again) at the next insert.
+            self.unique_keys.pop(cache_key, None)
+            collection.insert_one(document)
+            return
+        if violated is not None:
+            raise DuplicateKeyError("E11000 duplicate key error collection: %s.%s index: %s"
+                                    % (database, collection.name, violated), 11000)
+        # The unique keys were just checked above; skip mongomock's full scan.
+        collection._ensure_uniques = _no_check
+        try:
+            collection.insert_one(document)
+        finally:
+            del collection._ensure_uniques
+        keys.add(document)
 
     def update(self, database, command):
         collection = self.collection(database, command)
@@ -374,8 +373,6 @@ class StandIn:
             document = collection.find_one_and_delete(query, projection=projection, sort=sort)
             return {"lastErrorObject": {"n": 1 if document else 0}, "value": document, "ok": 1}
         change = command.get("update", {})
-        from pymongo import ReturnDocument
-
         if isinstance(change, list) or any(k.startswith("$") for k in change):
             method = collection.find_one_and_update
         else:
@@ -446,7 +443,7 @@ class StandIn:
         cursor_id = 0
         if rest:
             cursor_id = next(self.cursor_ids)
-            self.cursors[cursor_id] = (namespace, rest, time.monotonic())
+            self.cursors[cursor_id] = (namespace, rest)
         # Every cursor id is an Int64, 0 included: the driver rejects an Int32 there.
         return {"cursor": {"id": Int64(cursor_id), "ns": namespace, "firstBatch": first}, "ok": 1}
 
@@ -455,13 +452,13 @@ class StandIn:
         entry = self.cursors.pop(cursor_id, None)
         if entry is None:
             raise CommandError(43, "CursorNotFound", "cursor id %d not found" % cursor_id)
-        namespace, documents, _ = entry
+        namespace, documents = entry
         batch_size = int(command.get("batchSize") or 0) or len(documents)
         batch, rest = documents[:batch_size], documents[batch_size:]
         next_id = 0
         if rest:
             next_id = cursor_id
-            self.cursors[cursor_id] = (namespace, rest, time.monotonic())
+            self.cursors[cursor_id] = (namespace, rest)
         return {"cursor": {"id": Int64(next_id), "ns": namespace, "nextBatch": batch}, "ok": 1}
 
     def kill_cursors(self, _database, command):

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{cargo, doctor, ui};
+use crate::{cargo, ui};
 
 pub struct Tool {
     pub binary: &'static str,
@@ -32,7 +32,7 @@ pub const TOOLS: [Tool; 2] = [
 impl Tool {
     /// `Some("0.5.4")` from `mdbook v0.5.4` or `mdbook-linkcheck2 0.13.0`.
     pub fn installed_version(&self) -> Option<String> {
-        let out = doctor::version_of(Command::new(self.binary).arg("--version"))?;
+        let out = cargo::version_of(Command::new(self.binary).arg("--version"))?;
         let last = out.split_whitespace().last()?;
         Some(last.trim_start_matches('v').to_owned())
     }
@@ -134,8 +134,8 @@ fn check_includes(src: &Path) -> Result<Vec<String>> {
         let text = std::fs::read_to_string(&chapter)?;
         let name = chapter
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned());
-        let name = name.unwrap_or_default();
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for (path, anchor) in includes(&text) {
             let target = src.join(path);
             let Ok(code) = std::fs::read_to_string(&target) else {

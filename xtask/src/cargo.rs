@@ -1,4 +1,5 @@
-//! Running cargo from the runner, and reading what `cargo test` says.
+//! Running cargo (and the few other commands the runner needs) and reading what `cargo test`
+//! says.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,6 +41,19 @@ pub fn run_captured(command: &mut Command) -> Result<(bool, String, String)> {
     ))
 }
 
+/// Runs quietly; true when the command could start and succeeded.
+pub fn succeeds(command: &mut Command) -> bool {
+    run_captured(command).is_ok_and(|(ok, _, _)| ok)
+}
+
+/// What `<tool> --version` printed, or `None` when the tool is missing or failed.
+pub fn version_of(command: &mut Command) -> Option<String> {
+    match run_captured(command) {
+        Ok((true, stdout, _)) => Some(stdout.trim().to_owned()),
+        _ => None,
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Passed,
@@ -58,7 +72,7 @@ pub struct TestRun {
 
 impl TestRun {
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.outcomes.iter().filter(|(_, o)| *o == outcome).count()
+        count(&self.outcomes, outcome)
     }
 
     pub fn names(&self, outcome: Outcome) -> Vec<&str> {
@@ -135,6 +149,11 @@ pub fn test_package(package: &str) -> Result<TestRun> {
         stdout,
         stderr,
     })
+}
+
+/// How many of `outcomes` are `wanted`.
+pub fn count(outcomes: &[(String, Outcome)], wanted: Outcome) -> usize {
+    outcomes.iter().filter(|(_, o)| *o == wanted).count()
 }
 
 /// Reads libtest's `test <name> ... ok|FAILED|ignored` lines.

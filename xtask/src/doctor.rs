@@ -5,7 +5,8 @@ use std::process::Command;
 use anyhow::{Result, bail};
 use testkit::discover;
 
-use crate::{book, cargo, services, ui};
+use crate::cargo::{self, version_of};
+use crate::{book, services, ui};
 
 pub fn run() -> Result<()> {
     let mut problems = 0;
@@ -68,8 +69,7 @@ pub fn run() -> Result<()> {
             ui::yellow("·")
         );
     }
-    let missing = services::report();
-    if !missing.is_empty() {
+    if !services::report().missing.is_empty() {
         println!(
             "  {} lessons that need a missing service say so; their tests are skipped",
             ui::yellow("·")
@@ -110,14 +110,6 @@ fn ok(text: &str) {
 
 fn bad(text: &str, fix: &str) {
     println!("  {} {text}\n      fix: {fix}", ui::red("✘"));
-}
-
-pub fn version_of(command: &mut Command) -> Option<String> {
-    let output = command.output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// `rust-version` from the root Cargo.toml.

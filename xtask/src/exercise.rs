@@ -2,6 +2,7 @@
 //! `tests/`, graded `hints/N.md`, and the reference solution in `.solution/`.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
@@ -75,11 +76,7 @@ impl Exercise {
         let relative = self.relative(&self.learner_file());
         let mut last_error = String::new();
         for rev in ["origin/HEAD", "HEAD"] {
-            let (ok, stub, stderr) = cargo::run_captured(
-                std::process::Command::new("git")
-                    .current_dir(cargo::root())
-                    .args(["show", &format!("{rev}:{relative}")]),
-            )?;
+            let (ok, stub, stderr) = git(&["show", &format!("{rev}:{relative}")])?;
             if ok {
                 return Ok(stub);
             }
@@ -103,17 +100,10 @@ impl Exercise {
 
     /// In a git checkout, but not yet committed (its author is writing it).
     fn is_new(&self) -> Result<bool> {
-        let git = |args: &[&str]| -> Result<bool> {
-            let (ok, _, _) = cargo::run_captured(
-                std::process::Command::new("git")
-                    .current_dir(cargo::root())
-                    .args(args),
-            )?;
-            Ok(ok)
-        };
         let relative = self.relative(&self.learner_file());
-        Ok(git(&["rev-parse", "--is-inside-work-tree"])?
-            && !git(&["ls-files", "--error-unmatch", "--", &relative])?)
+        let (in_checkout, _, _) = git(&["rev-parse", "--is-inside-work-tree"])?;
+        let (tracked, _, _) = git(&["ls-files", "--error-unmatch", "--", &relative])?;
+        Ok(in_checkout && !tracked)
     }
 
     /// Runs the learner's tests and says where they stand.
@@ -132,6 +122,11 @@ impl Exercise {
         };
         Ok((status, run))
     }
+}
+
+/// `git <args>` at the workspace root, captured: (success, stdout, stderr).
+fn git(args: &[&str]) -> Result<(bool, String, String)> {
+    cargo::run_captured(Command::new("git").current_dir(cargo::root()).args(args))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,55 +11,79 @@
 
 use anyhow::{Result, bail};
 use testkit::discover::{self, Service};
+use testkit::standin::{MongoFlavor, mongodb_flavor_at};
 
 use crate::{cargo, standin, ui};
 
-/// One line per service: found where, or missing and how to start it. Returns the missing.
-pub fn report() -> Vec<Service> {
-    let mut missing = Vec::new();
+/// What [`report`] found.
+pub struct Report {
+    /// The services that do not answer.
+    pub missing: Vec<Service>,
+    /// What the MongoDB stand-in says it is, when it is what answers for MongoDB.
+    pub mongodb_stand_in: Option<String>,
+}
+
+/// One line per service: found where, or missing and how to start it.
+pub fn report() -> Report {
+    let mut found = Report {
+        missing: Vec::new(),
+        mongodb_stand_in: None,
+    };
     let mut rows = Vec::new();
     for service in Service::ALL {
-        match discover::locate(service) {
-            Ok(endpoint) => match stand_in(service, &endpoint.url) {
-                Some(what) => rows.push(vec![
-                    ui::yellow("~"),
-                    "MongoDB stand-in".to_owned(),
-                    format!(
-                        "{endpoint}: {what}, not MongoDB (no transactions, no isolation, \
-                         full scans; `needs_mongodb_real` tests are skipped)"
-                    ),
-                ]),
-                None => rows.push(vec![
-                    ui::green("✔"),
-                    service.display_name().to_owned(),
-                    endpoint.to_string(),
-                ]),
-            },
+        let endpoint = match discover::locate(service) {
+            Ok(endpoint) => endpoint,
             Err(why) => {
                 rows.push(vec![
                     ui::red("✘"),
                     service.display_name().to_owned(),
                     why.tried.join("; "),
                 ]);
-                missing.push(service);
+                found.missing.push(service);
+                continue;
             }
+        };
+        // Answering is not enough for MongoDB: the stand-in lacks what `needs_mongodb_real`
+        // tests use, so it is named for what it is.
+        let stand_in = match service {
+            Service::MongoDb => stand_in_at(&endpoint.url),
+            _ => None,
+        };
+        match stand_in {
+            Some(what) => {
+                rows.push(vec![
+                    ui::yellow("~"),
+                    "MongoDB stand-in".to_owned(),
+                    format!(
+                        "{endpoint}: {what}, not MongoDB (no transactions, no isolation, \
+                         full scans; `needs_mongodb_real` tests are skipped)"
+                    ),
+                ]);
+                found.mongodb_stand_in = Some(what);
+            }
+            None => rows.push(vec![
+                ui::green("✔"),
+                service.display_name().to_owned(),
+                endpoint.to_string(),
+            ]),
         }
     }
     print!("{}", ui::table(&rows));
-    for service in &missing {
+    for service in &found.missing {
         println!("\n  To start {service}:");
         for command in discover::how_to_start(*service) {
             println!("    {command}");
         }
     }
-    missing
+    found
 }
 
-/// What the stand-in says it is, when it is what answers for `service` at `url`.
-pub fn stand_in(service: Service, url: &str) -> Option<String> {
-    (service == Service::MongoDb)
-        .then(|| standin::describe(url))
-        .flatten()
+/// What the MongoDB stand-in says it is, when it is what answers at `url`.
+fn stand_in_at(url: &str) -> Option<String> {
+    match mongodb_flavor_at(url) {
+        Ok(MongoFlavor::StandIn(what)) => Some(what),
+        _ => None,
+    }
 }
 
 pub fn status() -> Result<()> {
@@ -86,7 +110,10 @@ pub fn up() -> Result<()> {
         );
         // A real MongoDB that is merely stopped should be started, not replaced.
         if discover::locate(Service::MongoDb).is_err() && !discover::command_exists("mongod") {
-            if std::env::var_os(Service::MongoDb.env_var()).is_some() {
+            // Discovery's rule: an empty variable counts as unset.
+            let url_set =
+                std::env::var(Service::MongoDb.env_var()).is_ok_and(|url| !url.trim().is_empty());
+            if url_set {
                 println!(
                     "  MONGODB_URL is set but nothing answers there: not starting the stand-in \
                      in its place.\n"
@@ -98,7 +125,7 @@ pub fn up() -> Result<()> {
             }
         }
     }
-    let missing = report();
+    let missing = report().missing;
     if missing.is_empty() {
         println!("\nAll services answer.");
         Ok(())

@@ -13,9 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use testkit::discover::{self, Service};
 
-use crate::{cargo, ui};
+use crate::cargo::{self, succeeds};
+use crate::ui;
 
 const PORT: u16 = 27017;
 const HOST: &str = "127.0.0.1";
@@ -105,20 +105,11 @@ pub fn stop() -> Result<bool> {
     let _ = fs::remove_file(&paths.pid);
     // Wait for it to be gone, so that a `services up` right after finds the port free.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while stopped && Instant::now() < deadline && runs(Command::new("kill").args(["-0", &pid])) {
+    let alive = || succeeds(Command::new("kill").args(["-0", &pid]));
+    while stopped && Instant::now() < deadline && alive() {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(stopped)
-}
-
-/// A one-line description when the stand-in answers at `url`, `None` for a real server (or
-/// nothing at all).
-pub fn describe(url: &str) -> Option<String> {
-    let (host, port) = discover::host_port(url, Service::MongoDb.default_port())?;
-    match testkit::standin::mongodb_flavor(&host, port) {
-        Ok(testkit::standin::MongoFlavor::StandIn(what)) => Some(what),
-        _ => None,
-    }
 }
 
 /// The virtual environment's Python, creating the environment and installing the pinned
@@ -134,13 +125,13 @@ fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
 
     let system_python = ["python3", "python"]
         .into_iter()
-        .find(|p| runs(Command::new(p).arg("--version")))
+        .find(|p| succeeds(Command::new(p).arg("--version")))
         .context(
             "the MongoDB stand-in needs Python 3 with venv and pip \
              (Debian/Ubuntu: apt-get install -y python3 python3-venv)",
         )?;
     println!("  Creating a Python environment for the MongoDB stand-in (once)...");
-    if !runs(
+    if !succeeds(
         Command::new(system_python)
             .args(["-m", "venv"])
             .arg(&paths.venv),
@@ -168,14 +159,6 @@ fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
     }
     fs::write(&stamp, wanted).with_context(|| format!("could not write {}", stamp.display()))?;
     Ok(python)
-}
-
-fn runs(command: &mut Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Puts the child in a process group of its own: it outlives this command and ignores the

@@ -137,6 +137,11 @@ impl Skip {
         }
     }
 
+    /// True when the service is down, false when it answers but not well enough (the stand-in).
+    fn is_service_down(&self) -> bool {
+        self.marker == self.service.test_marker()
+    }
+
     fn mongodb_stand_in(what: &str) -> Self {
         Skip {
             service: Service::MongoDb,
@@ -156,11 +161,10 @@ impl Skip {
 fn check_services(require: &[Service]) -> (Step, Plan) {
     let start = Instant::now();
     ui::heading("services");
-    let missing = crate::services::report();
-    // Answering is not enough for MongoDB: the stand-in lacks what `needs_mongodb_real` tests use.
-    let stand_in = discover::locate(Service::MongoDb)
-        .ok()
-        .and_then(|endpoint| crate::services::stand_in(Service::MongoDb, &endpoint.url));
+    let crate::services::Report {
+        missing,
+        mongodb_stand_in,
+    } = crate::services::report();
     let (mut plan, mut detail) = if missing.is_empty() {
         (Plan::default(), "all reachable".to_owned())
     } else if discover::docker_engine_answers() {
@@ -181,7 +185,7 @@ fn check_services(require: &[Service]) -> (Step, Plan) {
             detail,
         )
     };
-    if let Some(what) = &stand_in {
+    if let Some(what) = &mongodb_stand_in {
         plan.skipped.push(Skip::mongodb_stand_in(what));
         detail.push_str("; MongoDB is the stand-in");
     }
@@ -190,7 +194,7 @@ fn check_services(require: &[Service]) -> (Step, Plan) {
     let required_missing: Vec<_> = plan
         .skipped
         .iter()
-        .filter(|s| s.marker == s.service.test_marker() && require.contains(&s.service))
+        .filter(|s| s.is_service_down() && require.contains(&s.service))
         .map(|s| s.service.display_name())
         .collect();
     let step = Step {
@@ -250,18 +254,9 @@ fn run_tests(plan: &Plan, counts: &mut Counts) -> Result<String> {
     }
     let success = child.wait()?.success();
     let outcomes = cargo::parse_test_lines(&stdout);
-    counts.passed = outcomes
-        .iter()
-        .filter(|(_, o)| *o == Outcome::Passed)
-        .count();
-    counts.failed = outcomes
-        .iter()
-        .filter(|(_, o)| *o == Outcome::Failed)
-        .count();
-    counts.skipped += outcomes
-        .iter()
-        .filter(|(_, o)| *o == Outcome::Ignored)
-        .count();
+    counts.passed = cargo::count(&outcomes, Outcome::Passed);
+    counts.failed = cargo::count(&outcomes, Outcome::Failed);
+    counts.skipped += cargo::count(&outcomes, Outcome::Ignored);
     let detail = format!("{} passed, {} failed", counts.passed, counts.failed);
     if success {
         Ok(detail)
@@ -314,7 +309,7 @@ fn sqlx_step(plan: &Plan, require: &[Service]) -> Step {
     let postgres_down = plan
         .skipped
         .iter()
-        .any(|s| s.service == Service::Postgres && s.marker == s.service.test_marker());
+        .any(|s| s.service == Service::Postgres && s.is_service_down());
     if postgres_down {
         return Step {
             name: "sqlx offline data",

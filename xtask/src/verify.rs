@@ -133,8 +133,7 @@ fn verify(exercise: &Exercise) -> Result<Vec<String>> {
     };
     for (line, snippet) in todos_without_chapter(&source) {
         problems.push(format!(
-            "{}:{line}: `{snippet}` does not name the book chapter",
-            exercise.relative(&exercise.learner_file())
+            "{learner_file}:{line}: `{snippet}` does not name the book chapter"
         ));
     }
     if exercise.hints().len() < 2 {

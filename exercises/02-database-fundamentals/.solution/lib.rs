@@ -97,7 +97,10 @@ pub async fn revenue_by_category(
     //   (NULL status) would silently drop out: the classic outer-join trap.
     // SUM over bigint returns numeric (so that it cannot overflow), hence the casts back to
     // bigint, the type an i64 decodes from. An optional filter is one bind either way:
-    // `$2 IS NULL OR ...` switches itself off when the Rust side passes None.
+    // `$2 IS NULL OR ...` switches itself off when the Rust side passes None. That form can
+    // keep PostgreSQL from using an index on the column (`ProductRepo::list` in shop-db says
+    // why and avoids it); the schema has no index on `orders.placed_at`, so every order is
+    // read either way.
     sqlx::query_as::<_, CategoryRevenue>(
         r#"
         WITH sales AS (

@@ -62,7 +62,7 @@ mod needs_postgres {
         shop_db::MIGRATOR
             .run(db.pool())
             .await
-            .expect("the fixture inserts");
+            .expect("the shop migrations apply to a fresh database");
         let category = Uuid::now_v7();
         sqlx::query("INSERT INTO categories (id, slug, name) VALUES ($1, 'games', 'Games')")
             .bind(category)
@@ -237,23 +237,19 @@ mod needs_postgres {
             "{same:?}"
         );
 
-        let from = transfer_stock(pool, shop.product, "XXX9", "LYS1", 1).await;
-        assert!(
-            matches!(&from, Err(TransferError::UnknownWarehouse(code)) if code == "XXX9"),
-            "{from:?}"
-        );
-
-        let to = transfer_stock(pool, shop.product, "PAR1", "NOPE", 1).await;
-        assert!(
-            matches!(&to, Err(TransferError::UnknownWarehouse(code)) if code == "NOPE"),
-            "{to:?}"
-        );
-
-        let both = transfer_stock(pool, shop.product, "AAA1", "BBB2", 1).await;
-        assert!(
-            matches!(&both, Err(TransferError::UnknownWarehouse(code)) if code == "AAA1"),
-            "the source is checked first: {both:?}"
-        );
+        // (from, to, the code the error names): when both are unknown, the source is checked
+        // first.
+        for (from, to, unknown) in [
+            ("XXX9", "LYS1", "XXX9"),
+            ("PAR1", "NOPE", "NOPE"),
+            ("AAA1", "BBB2", "AAA1"),
+        ] {
+            let outcome = transfer_stock(pool, shop.product, from, to, 1).await;
+            assert!(
+                matches!(&outcome, Err(TransferError::UnknownWarehouse(code)) if code == unknown),
+                "{from} -> {to}: expected UnknownWarehouse({unknown}), got {outcome:?}"
+            );
+        }
 
         let product = transfer_stock(pool, stranger, "PAR1", "LYS1", 1).await;
         assert!(
@@ -264,10 +260,11 @@ mod needs_postgres {
         assert_eq!(shop.stock().await, stock(&[("PAR1", 10)]));
     }
 
-    /// Runs a transfer of `quantity` units from PAR1 to LYS1 while the test's own transaction holds PAR1's row, having taken `sold`
-    /// units from it (an order being placed). The transaction commits only once PostgreSQL
-    /// shows a session of this database waiting for a lock, that is once the transfer has
-    /// reached PAR1's row, or when the transfer finished without ever waiting.
+    /// Runs a transfer of `quantity` units from PAR1 to LYS1 while the test's own transaction
+    /// holds PAR1's row, having taken `sold` units from it (an order being placed). The
+    /// transaction commits only once PostgreSQL shows a session of this database waiting for a
+    /// lock, that is once the transfer has reached PAR1's row, or when the transfer finished
+    /// without ever waiting.
     async fn transfer_during_a_sale(
         shop: &Shop,
         sold: i32,

@@ -778,12 +778,12 @@ impl RequestId {
     pub fn parse(value: &HeaderValue) -> Option<RequestId> {
         let bytes = value.as_bytes();
         let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-        let sensible = (1..=MAX_REQUEST_ID_LEN).contains(&bytes.len()) && bytes.iter().all(allowed);
-        // The bytes are all ASCII, so to_str cannot fail; ok() keeps this free of panics anyway.
-        sensible
-            .then(|| value.to_str().ok())
-            .flatten()
-            .map(|id| RequestId(id.to_owned()))
+        if !(1..=MAX_REQUEST_ID_LEN).contains(&bytes.len()) || !bytes.iter().all(allowed) {
+            return None;
+        }
+        // Every byte is ASCII, so `to_str` succeeds; `ok()?` keeps this free of panics anyway.
+        let id = value.to_str().ok()?;
+        Some(RequestId(id.to_owned()))
     }
 
     /// The id as text.

@@ -289,6 +289,26 @@ async fn json_of_the_wrong_shape_is_a_422_problem() {
 }
 
 #[tokio::test]
+async fn a_body_over_the_size_limit_is_a_413_problem() {
+    // axum's body extractors stop reading at 2 MB unless told otherwise (`DefaultBodyLimit`).
+    let comment = "x".repeat(3 << 20);
+    let too_big = format!(r#"{{"author": "Ada", "rating": 5, "comment": "{comment}"}}"#);
+    let request = json_request(
+        "POST",
+        "/products/MUG-RED/reviews",
+        Some("application/json"),
+        &too_big,
+    );
+    let (status, body) = problem(send(shop(), request).await).await;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "a body over the limit: {body}"
+    );
+    assert_about_blank(status, &body);
+}
+
+#[tokio::test]
 async fn an_id_that_is_not_a_uuid_is_a_400_problem() {
     let (status, body) = problem(send(shop(), get("/reviews/not-a-uuid")).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -45,10 +45,17 @@ async fn teapot() -> Response {
         .into_response()
 }
 
+/// A handler that takes a while, as one waiting for a database would.
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    "done"
+}
+
 fn echo_app() -> Router {
     Router::new()
         .route("/echo", get(echo))
         .route("/teapot", get(teapot))
+        .route("/slow", get(slow))
         .layer(RequestIdLayer)
 }
 
@@ -244,6 +251,29 @@ async fn a_handlers_own_server_timing_survives() {
     assert!(
         timings.contains(&"db;dur=2") && timings.iter().any(|t| t.starts_with("app;dur=")),
         "append the app metric; do not overwrite the handler's db metric: {timings:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_timing_covers_the_inner_services_work() {
+    let response = call(None, "/slow").await;
+    let millis = response
+        .headers()
+        .get_all("server-timing")
+        .iter()
+        .find_map(|value| {
+            value
+                .to_str()
+                .ok()?
+                .strip_prefix("app;dur=")?
+                .parse::<f64>()
+                .ok()
+        })
+        .expect("a server-timing `app;dur=...` value");
+    // A lower bound only: the handler sleeps at least 50 ms, however busy the machine is.
+    assert!(
+        millis >= 50.0,
+        "the clock stops when the inner service has answered, not when it was called: dur={millis}"
     );
 }
 

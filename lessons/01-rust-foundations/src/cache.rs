@@ -30,16 +30,5 @@ impl QuoteCache {
         let mut quotes = self.quotes.write().unwrap_or_else(PoisonError::into_inner);
         quotes.insert(quote.sku.clone(), quote);
     }
-
-    pub fn len(&self) -> usize {
-        self.quotes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 // ANCHOR_END: cache

@@ -18,7 +18,11 @@ pub enum ConfigError {
     Workers(usize),
     #[error("queue capacity must be between 1 and {MAX_QUEUE}, got {0}")]
     Queue(usize),
-    #[error("the supplier timeout must be between 1 ms and 60 s, got {} ms", .0.as_millis())]
+    #[error(
+        "the supplier timeout must be between 1 ms and {} s, got {} ms",
+        MAX_TIMEOUT.as_secs(),
+        .0.as_millis()
+    )]
     Timeout(Duration),
 }
 

@@ -118,6 +118,8 @@ mod tests {
 
     #[test]
     fn list_prices_are_reproducible_and_in_range() {
+        // Pinned: the book prints this price, and a seeded hasher would change it every run.
+        assert_eq!(list_price(&Sku::numbered(7)), Price::from_cents(3_929));
         for n in 0..500 {
             let sku = Sku::numbered(n);
             let price = list_price(&sku);

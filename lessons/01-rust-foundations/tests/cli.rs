@@ -26,12 +26,12 @@ fn stderr(output: &Output) -> String {
 fn zero_workers_is_refused_with_a_sentence_not_a_panic() {
     let output = demo(&["--workers", "0"]);
     assert_eq!(output.status.code(), Some(2));
-    let stderr = stderr(&output);
+    let message = stderr(&output);
     assert!(
-        stderr.contains("workers must be between 1 and 1024, got 0"),
-        "{stderr}"
+        message.contains("workers must be between 1 and 1024, got 0"),
+        "{message}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!message.contains("panicked"), "{message}");
 }
 
 #[test]

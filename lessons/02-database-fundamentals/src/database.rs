@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, PgPool};
+use testkit::Service;
 use thiserror::Error;
 
 /// The database the demo creates (and, without `--keep`, drops again).
 pub const DEMO_DATABASE: &str = "backend_rs_lesson02";
-
-/// The server the demo uses when `DATABASE_URL` is unset: what `cargo xtask services up` (or
-/// `docker compose up`) starts. A trust-auth server ignores the password.
-pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
 
 /// Where the PostgreSQL URL came from, so messages can say which knob to turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +22,10 @@ pub struct ServerUrl {
 }
 
 impl ServerUrl {
-    /// `DATABASE_URL` if it is set and not blank, else [`DEFAULT_POSTGRES_URL`].
+    /// `DATABASE_URL` if it is set and not blank, else the server `cargo xtask services up`
+    /// starts. The default comes from `testkit`, the crate the test runner finds services
+    /// with, so the demo and the tests look in the same place (a trust-auth server ignores the
+    /// password in it).
     pub fn from_env() -> Self {
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => ServerUrl {
@@ -33,7 +33,7 @@ impl ServerUrl {
                 from_env: true,
             },
             _ => ServerUrl {
-                url: DEFAULT_POSTGRES_URL.to_owned(),
+                url: Service::Postgres.default_url().to_owned(),
                 from_env: false,
             },
         }

@@ -96,9 +96,15 @@ impl Plan {
             .lines
             .iter()
             .find(|l| l.trim_start().starts_with("Buffers:"))?;
+        // "Buffers: shared hit=3 read=1": pages found in PostgreSQL's cache plus pages it had
+        // to ask the operating system for. Other counters (dirtied, written) are not reads.
         let counts = line.split_whitespace().filter_map(|word| {
             let (key, value) = word.split_once('=')?;
-            matches!(key, "hit" | "read").then(|| value.parse::<u64>().ok())?
+            if key == "hit" || key == "read" {
+                value.parse::<u64>().ok()
+            } else {
+                None
+            }
         });
         Some(counts.sum())
     }

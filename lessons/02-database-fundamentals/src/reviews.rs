@@ -12,18 +12,17 @@ use shop_db::reviews::{Author, Rating, Review, ReviewError, ReviewStore, uuid_bs
 use shop_db::seed::{ANCHOR, SplitMix64};
 use shop_domain::{ProductId, UserId};
 use sqlx::PgPool;
+use testkit::Service;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The MongoDB server the demo uses when `MONGODB_URL` is unset.
-pub const DEFAULT_MONGODB_URL: &str = "mongodb://127.0.0.1:27017";
-
-/// `MONGODB_URL` if set and not blank, else [`DEFAULT_MONGODB_URL`].
+/// `MONGODB_URL` if set and not blank, else the server `cargo xtask services up` starts (the
+/// default the test runner uses too, from `testkit`).
 pub fn mongodb_url() -> String {
     std::env::var("MONGODB_URL")
         .ok()
         .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_MONGODB_URL.to_owned())
+        .unwrap_or_else(|| Service::MongoDb.default_url().to_owned())
 }
 
 /// A delivered purchase: who bought what, and when. Only buyers review.
@@ -113,7 +112,7 @@ pub fn write_reviews(purchases: &[Purchase], one_in: u64) -> Vec<Review> {
             },
             rating,
             title: (*title).to_owned(),
-            body: format!("{title}. {} stars from me after a few weeks of use.", stars),
+            body: format!("{title}. {stars} stars from me after a few weeks of use."),
             created_at: DateTime::from_millis(millis),
             // Most reviews never get a vote; the field is absent on those.
             helpful_votes: rng.percent(35).then(|| rng.between(1, 60) as u32),

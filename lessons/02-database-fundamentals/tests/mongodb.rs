@@ -40,7 +40,8 @@ async fn needs_mongodb_operator_queries_find_what_the_filters_say() {
         .filter(|r| r.rating.stars() >= 4 && r.helpful_votes.is_some())
         .count() as u64;
     assert_eq!(found.positive_with_votes, expected);
-    assert!(found.critical_and_helpful.len() <= 3);
+    // The fixture has such reviews, so the checks below are not over an empty list.
+    assert!((1..=3).contains(&found.critical_and_helpful.len()));
     assert!(
         found
             .critical_and_helpful

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use narrate::truncate;
 use reqwest::header::{
     ALLOW, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION,
 };
@@ -25,6 +26,8 @@ use crate::problem::Problem;
 const MAX_BODY_LINES: usize = 24;
 /// Characters of a request body printed (it is shown on one line).
 const MAX_REQUEST_CHARS: usize = 100;
+/// Headers printed whenever a response has them: each tells a step of the demo's story.
+const ALWAYS_SHOWN: [HeaderName; 4] = [LOCATION, ALLOW, CONTENT_ENCODING, CONNECTION];
 
 /// Why an exchange did not happen or its body could not be read.
 #[derive(Debug, Error)]
@@ -246,11 +249,11 @@ impl Exchange {
         let mut out = self.request_line();
         let _ = write!(out, "    ← {}", self.status_text());
         if let Some(detail) = self.problem().and_then(|problem| problem.detail) {
-            let _ = write!(out, ": {}", cut(&detail, 100));
+            let _ = write!(out, ": {}", truncate(&detail, 100));
         }
         out.push('\n');
-        for name in [LOCATION, ALLOW, CONTENT_ENCODING, CONNECTION] {
-            self.render_header(&mut out, &name);
+        for name in &ALWAYS_SHOWN {
+            self.render_header(&mut out, name);
         }
         out
     }
@@ -290,7 +293,7 @@ impl Exchange {
     }
 
     fn headers_to_show(&self, extra: &[HeaderName]) -> Vec<HeaderName> {
-        let mut names = vec![LOCATION, ALLOW, CONTENT_ENCODING, CONNECTION];
+        let mut names = ALWAYS_SHOWN.to_vec();
         // `application/json` is the norm here; any other content type is news.
         if self
             .header(CONTENT_TYPE)
@@ -307,14 +310,7 @@ impl Exchange {
 fn one_line(body: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    cut(&text, max)
-}
-
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
+    truncate(&text, max)
 }
 
 /// A response body as lines to print: JSON pretty-printed, text as is, binary summarised,
@@ -341,7 +337,7 @@ fn body_lines(body: &[u8], encoded: bool) -> Vec<String> {
     let mut shown: Vec<String> = lines
         .iter()
         .take(MAX_BODY_LINES)
-        .map(|line| cut(line, 110))
+        .map(|line| truncate(line, 110))
         .collect();
     if lines.len() > MAX_BODY_LINES {
         shown.push(format!("… ({} more lines)", lines.len() - MAX_BODY_LINES));
@@ -438,6 +434,6 @@ mod tests {
         let body = br#"{ "name":
             "Red mug" }"#;
         assert_eq!(one_line(body, 100), r#"{ "name": "Red mug" }"#);
-        assert_eq!(one_line(b"abcdef", 3), "abc…");
+        assert_eq!(one_line(b"abcdef", 3), "ab…");
     }
 }

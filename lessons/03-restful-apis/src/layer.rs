@@ -86,6 +86,13 @@ struct InFlight {
     stats: RequestStats,
 }
 
+impl InFlight {
+    /// Ends the request's time in flight with a response: counted as completed, then dropped.
+    fn complete(self) {
+        self.stats.inner.completed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.stats.inner.in_flight.send_modify(|count| *count -= 1);
@@ -187,16 +194,12 @@ where
         // `ready!` returns `Poll::Pending` from this function if the inner future is not done;
         // the inner future has registered the waker in `cx`, so we will be polled again.
         let result = ready!(this.inner.poll(cx));
-        // Done, whatever the outcome: the guard leaves the future and is dropped on return,
-        // which ends the request's time in flight.
+        // Done, whatever the outcome: the guard leaves the future, so the request is no longer
+        // in flight. An error drops it uncounted; only a response counts as completed.
         let in_flight = this.in_flight.take();
         let mut response = result?;
-        if let Some(in_flight) = &in_flight {
-            in_flight
-                .stats
-                .inner
-                .completed
-                .fetch_add(1, Ordering::Relaxed);
+        if let Some(in_flight) = in_flight {
+            in_flight.complete();
         }
         let millis = this.started.elapsed().as_secs_f64() * 1e3;
         // `{metric};dur={ms}` is always a valid header value: the metric is a static token.

@@ -98,6 +98,19 @@ pub struct NewProduct {
 }
 // ANCHOR_END: product
 
+impl NewProduct {
+    /// The product this becomes once the store has given it an `id`.
+    pub fn with_id(self, id: ProductId) -> Product {
+        Product {
+            id,
+            sku: self.sku,
+            name: self.name,
+            price: self.price,
+            stock: self.stock,
+        }
+    }
+}
+
 // ANCHOR: validate
 impl ProductDraft {
     /// Checks every field and returns all the problems found, in field order.

@@ -95,13 +95,7 @@ impl ProductStore {
                 existing,
             });
         }
-        let product = Product {
-            id: ProductId::generate(),
-            sku: new.sku,
-            name: new.name,
-            price: new.price,
-            stock: new.stock,
-        };
+        let product = new.with_id(ProductId::generate());
         catalogue.by_sku.insert(product.sku.clone(), product.id);
         catalogue.products.insert(product.id, product.clone());
         Ok(product)
@@ -131,15 +125,9 @@ impl ProductStore {
                 existing,
             });
         }
+        let product = new.with_id(id);
         catalogue.by_sku.remove(&old_sku);
-        catalogue.by_sku.insert(new.sku.clone(), id);
-        let product = Product {
-            id,
-            sku: new.sku,
-            name: new.name,
-            price: new.price,
-            stock: new.stock,
-        };
+        catalogue.by_sku.insert(product.sku.clone(), id);
         catalogue.products.insert(id, product.clone());
         Ok(product)
     }

@@ -87,7 +87,7 @@ pub fn sparkline(counts: &[u64]) -> String {
 
 /// How a column lines up: text to the left, numbers to the right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+enum Align {
     Left,
     Right,
 }
@@ -129,10 +129,6 @@ impl Table {
         row.resize(self.headers.len(), String::new());
         self.rows.push(row);
         self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     fn widths(&self) -> Vec<usize> {

@@ -207,7 +207,7 @@ const DUPLICATE_KEY: i32 = 11000;
 #[derive(Debug, Clone)]
 pub struct ReviewStore {
     reviews: Collection<Review>,
-    /// For error messages only (the password, if any, is redacted).
+    /// The server's host(s), for error messages: never the URL, which may hold a password.
     url: String,
 }
 
@@ -217,14 +217,27 @@ impl ReviewStore {
 
     /// Connects to `url`, selects `database` and checks that a server answers (a client alone
     /// connects lazily and would report an unreachable server only at the first query).
-    #[tracing::instrument(skip_all, fields(database), err(level = "debug"))]
+    #[tracing::instrument(skip_all, fields(database = database), err(level = "debug"))]
     pub async fn connect(url: &str, database: &str) -> Result<ReviewStore, ReviewError> {
-        let shown = redact(url);
+        let mut options =
+            ClientOptions::parse(url)
+                .await
+                .map_err(|source| ReviewError::Unreachable {
+                    url: "the configured URL".to_owned(),
+                    source,
+                })?;
+        // Name the server by the hosts the driver parsed, never by the URL: it may carry a
+        // password, and the parsed options have already split it off.
+        let shown = options
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let unreachable = |source| ReviewError::Unreachable {
             url: shown.clone(),
             source,
         };
-        let mut options = ClientOptions::parse(url).await.map_err(unreachable)?;
         options.server_selection_timeout = Some(SERVER_SELECTION_TIMEOUT);
         options.app_name = Some("backend-rs shop".to_owned());
         let client = Client::with_options(options).map_err(unreachable)?;
@@ -456,22 +469,10 @@ fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     )
 }
 
-/// Hides the password in `mongodb://user:password@host`.
-fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) => {
-            let userinfo = &url[scheme.len() + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{}", &url[at + 1..]),
-                None => format!("{scheme}://{rest}"),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// Serde for our typed ids as BSON UUIDs. `uuid::Uuid`'s own serde impl writes a string into
-/// BSON documents; `bson::Uuid` writes binary subtype 4, which is what we want on disk.
+/// Serde for our typed ids as BSON UUIDs. `uuid::Uuid`'s own serde impl asks the serializer
+/// whether it is human-readable, so it becomes a string in `bson::serialize_to_document` but
+/// generic binary (subtype 0) in the raw serializer the driver inserts with, and a filter built
+/// one way misses documents written the other. `bson::Uuid` is binary subtype 4 through both.
 macro_rules! id_as_bson_uuid {
     ($module:ident, $id:ty) => {
         mod $module {
@@ -552,15 +553,17 @@ mod tests {
         assert_eq!(top[3].get_i64("$limit").unwrap(), 3);
     }
 
-    #[test]
-    fn urls_are_redacted_for_messages() {
-        assert_eq!(
-            redact("mongodb://shop:s3cret@db.example:27017/x"),
-            "mongodb://shop:***@db.example:27017/x"
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_by_host_without_its_password() {
+        // Port 1 on loopback refuses at once; no MongoDB is needed for this test.
+        let url = "mongodb://shop:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=200";
+        let error = ReviewStore::connect(url, "reviews_test").await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, ReviewError::Unreachable { .. }),
+            "{error:?}"
         );
-        assert_eq!(
-            redact("mongodb://127.0.0.1:27017"),
-            "mongodb://127.0.0.1:27017"
-        );
+        assert!(message.contains("unreachable at 127.0.0.1:1"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }

@@ -134,26 +134,26 @@ mod needs_postgres {
         insert_product(db.pool(), "HOSE-1", garden, 100, "EUR").await;
         let repo = ProductRepo::new(db.pool().clone());
 
-        let listed = |category| {
-            let repo = repo.clone();
-            async move {
-                let page = repo
-                    .list_in_category(category, None, PageSize::MAX)
-                    .await
-                    .unwrap();
-                let mut ids: Vec<_> = page.products.iter().map(|p| p.id).collect();
-                ids.sort();
-                ids
-            }
-        };
+        assert_eq!(
+            listed(&repo, electronics).await,
+            sorted(vec![tv, speaker, phones])
+        );
+        assert_eq!(listed(&repo, audio).await, sorted(vec![speaker, phones]));
+        assert_eq!(listed(&repo, headphones).await, vec![phones]);
+    }
 
-        let mut everything_electronic = vec![tv, speaker, phones];
-        everything_electronic.sort();
-        assert_eq!(listed(electronics).await, everything_electronic);
-        let mut audio_only = vec![speaker, phones];
-        audio_only.sort();
-        assert_eq!(listed(audio).await, audio_only);
-        assert_eq!(listed(headphones).await, vec![phones]);
+    /// The ids on the first page of `category`, sorted, to compare as a set.
+    async fn listed(repo: &ProductRepo, category: CategoryId) -> Vec<ProductId> {
+        let page = repo
+            .list_in_category(category, None, PageSize::MAX)
+            .await
+            .expect("the category's products can be listed");
+        sorted(page.products.iter().map(|p| p.id).collect())
+    }
+
+    fn sorted(mut ids: Vec<ProductId>) -> Vec<ProductId> {
+        ids.sort();
+        ids
     }
 
     #[tokio::test]

@@ -399,26 +399,15 @@ impl FromStr for Money {
             });
         }
 
-        // The magnitude is built as a u64 so that i64::MIN's magnitude (one more than
-        // i64::MAX) is representable; the sign is applied last, with a check.
-        let out_of_range = || ParseMoneyError::OutOfRange;
-        let major: u64 = major.parse().map_err(|_| out_of_range())?;
-        let padding = 10_u64.pow(exponent - minor.len() as u32);
-        let minor: u64 = if minor.is_empty() {
-            0
-        } else {
-            minor.parse::<u64>().map_err(|_| out_of_range())? * padding
-        };
-        let magnitude = major
-            .checked_mul(currency.minor_per_major())
-            .and_then(|m| m.checked_add(minor))
-            .ok_or_else(out_of_range)?;
-        let amount_minor = if negative {
-            0_i64.checked_sub_unsigned(magnitude)
-        } else {
-            i64::try_from(magnitude).ok()
-        }
-        .ok_or_else(out_of_range)?;
+        // Glue the digits into one integer literal of minor units ("12.5" in EUR becomes
+        // "1250") and let `i64::from_str` check the range, as exercise 01 does. The sign stays
+        // in the literal: "-9223372036854775808" (i64::MIN) parses, its positive twin does not.
+        // Every character was checked above, so the only way left to fail is the range.
+        let sign = if negative { "-" } else { "" };
+        let width = exponent as usize;
+        let amount_minor = format!("{sign}{major}{minor:0<width$}")
+            .parse::<i64>()
+            .map_err(|_| ParseMoneyError::OutOfRange)?;
         Ok(Money::from_minor(amount_minor, currency))
     }
 }

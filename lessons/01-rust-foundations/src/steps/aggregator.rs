@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use narrate::{duration, heading, say, show};
 use tokio::time::Instant;
 
-use super::{Demo, StepError, duration, heading, say, show};
+use super::{Demo, StepError};
 use crate::fan_out::{FetchError, fetch_best, fetch_one};
 use crate::gauge::Gauge;
 use crate::pool::{PoolReport, demo_workload, run_pool};

@@ -1,8 +1,9 @@
 //! Step 3: channels around an actor task.
 
+use narrate::{duration, heading, say, show};
 use tokio::time::Instant;
 
-use super::{Demo, StepError, duration, heading, say, show};
+use super::{Demo, StepError};
 use crate::desk::{Desk, PriceUpdate, Received, collect_updates};
 use crate::price::{Price, Sku};
 

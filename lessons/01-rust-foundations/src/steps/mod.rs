@@ -10,7 +10,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use narrate::{duration, heading, say, show};
+use narrate::{duration, say};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 

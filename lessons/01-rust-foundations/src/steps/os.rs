@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::{Demo, StepError, duration, heading, say, show};
+use narrate::{duration, heading, say, show};
+
+use super::{Demo, StepError};
 use crate::pipes::price_in_child;
 use crate::price::Sku;
 use crate::tasks::{

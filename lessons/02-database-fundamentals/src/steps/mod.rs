@@ -7,7 +7,7 @@ mod postgres;
 
 use std::time::Duration;
 
-use narrate::{duration, heading, heading_line, say, show};
+use narrate::{duration, heading_line, say, show};
 use shop_db::reviews::ReviewError;
 use shop_db::seed::{SeedError, SeedSize};
 use thiserror::Error;

@@ -3,15 +3,15 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use futures::TryStreamExt;
 use shop_db::reviews::{ReviewError, ReviewStore};
 use shop_domain::ProductId;
 use sqlx::PgPool;
 
-use super::{MongoOutcome, Settings, StepError, heading, say, show};
+use super::{MongoOutcome, Settings, StepError};
 use crate::database::{DEMO_DATABASE, redact};
 use crate::reviews::{self as demo, Headline};
-use narrate::{Table, duration, sparkline, thousands, truncate};
+use narrate::{Table, duration, heading, say, show, sparkline, thousands, truncate};
+use testkit::standin::MARKER_FIELD;
 
 /// Roughly one delivered purchase in this many gets a review.
 const ONE_REVIEW_IN: u64 = 12;
@@ -198,12 +198,7 @@ async fn summaries(pool: &PgPool, store: &ReviewStore) -> Result<(), StepError> 
 
 async fn one_review_per_user(store: &ReviewStore) -> Result<(), StepError> {
     say("The unique index (product_id, author.user_id): a second review by the same customer");
-    let mut cursor = store
-        .collection()
-        .find(mongodb::bson::doc! {})
-        .limit(1)
-        .await?;
-    let Some(existing) = cursor.try_next().await? else {
+    let Some(existing) = store.collection().find_one(mongodb::bson::doc! {}).await? else {
         return Err(StepError::MissingData("a stored review"));
     };
     match demo::review_twice(store, &existing).await {
@@ -229,7 +224,8 @@ async fn names(pool: &PgPool, ids: &[ProductId]) -> Result<HashMap<ProductId, St
 }
 
 /// What the server says it is, when it is the workspace's MongoDB stand-in: that one adds a
-/// `backendRsStandIn` field to its `hello` reply (see `xtask/mongo-standin/standin.py`).
+/// [`MARKER_FIELD`] to its `hello` reply (see `testkit::standin`). The test runner asks the
+/// same question with a hand-written message; the demo already has a client, so it uses it.
 async fn stand_in(store: &ReviewStore) -> Option<String> {
     let hello = store
         .collection()
@@ -238,5 +234,5 @@ async fn stand_in(store: &ReviewStore) -> Option<String> {
         .run_command(mongodb::bson::doc! { "hello": 1 })
         .await
         .ok()?;
-    hello.get_str("backendRsStandIn").ok().map(str::to_owned)
+    hello.get_str(MARKER_FIELD).ok().map(str::to_owned)
 }

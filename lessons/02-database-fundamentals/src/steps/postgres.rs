@@ -5,12 +5,12 @@ use std::time::Instant;
 use shop_db::seed::{self, SeedSize};
 use sqlx::PgPool;
 
-use super::{StepError, heading, say, show};
+use super::StepError;
 use crate::checkout::{self, CheckoutError, Line};
 use crate::database::{self, DEMO_DATABASE, DemoDatabase, ServerUrl, SetupError, redact};
 use crate::plan::{self, Plan};
 use crate::queries;
-use narrate::{Table, duration, thousands, truncate};
+use narrate::{Table, duration, heading, say, show, thousands, truncate};
 
 use crate::text::euros;
 
@@ -201,9 +201,7 @@ async fn window_functions(pool: &PgPool) -> Result<(), StepError> {
 
 async fn runtime_query(pool: &PgPool) -> Result<(), StepError> {
     let customer = queries::top_customer(pool).await?;
-    say(format_args!(
-        "Every query so far was checked at compile time (query_as!). This one is not: a runtime"
-    ));
+    say("Every query so far was checked at compile time (query_as!). This one is not: a runtime");
     say(format_args!(
         "query_as::<_, OrderSummary> with #[derive(FromRow)]. {}'s latest orders ({} in all),",
         customer.display_name,

@@ -4,25 +4,17 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Demo, StepError, expect, heading, say, show};
+use super::{Demo, StepError, draft, expect};
 use crate::client::Exchange;
 use crate::problem::Problem;
-use crate::product::{Product, ProductDraft, eur};
+use crate::product::{Product, ProductDraft};
 use crate::store::Page;
+use narrate::{heading, say, show};
 
 const JSON: &str = "application/json";
 
 /// A request to `/products` the server must refuse: method, content type and body, status.
 type Refusal = (Method, Option<(&'static str, String)>, StatusCode);
-
-fn draft(sku: &str, name: &str, cents: i64, stock: u32) -> ProductDraft {
-    ProductDraft {
-        sku: sku.into(),
-        name: name.into(),
-        price: eur(cents),
-        stock,
-    }
-}
 
 /// Sends a draft to `POST /products` and expects 201.
 async fn create(demo: &Demo, draft: &ProductDraft) -> Result<(Exchange, Product), StepError> {

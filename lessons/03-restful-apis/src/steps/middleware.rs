@@ -5,9 +5,10 @@ use std::time::Instant;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
 
-use super::{Demo, StepError, duration, expect, heading, say, show};
+use super::{Demo, StepError, expect};
 use crate::layer::SERVER_TIMING;
 use crate::server::X_REQUEST_ID;
+use narrate::{duration, heading, say, show};
 
 pub async fn middleware(demo: &Demo) -> Result<(), StepError> {
     heading(5, "Middleware: request id, timing, compression, timeout");

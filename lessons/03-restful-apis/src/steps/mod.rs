@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
 use crate::client::{ApiClient, ClientError, Exchange, Protocol};
+use crate::product::{ProductDraft, eur};
 use crate::server::{self, RunningServer, ServerConfig, ServerError};
 
 pub use crud::{crud, errors, queries};
@@ -69,9 +70,9 @@ pub async fn start(config: ServerConfig, shutdown: CancellationToken) -> Result<
     say("Each request passes the middleware from the outside in, then the router:");
     show("request id → trace span → propagate id → server-timing (ours) → compression");
     show(format_args!(
-        "→ problem+json → timeout ({}) → body limit ({} KiB) → routes",
-        duration(config.request_timeout),
-        config.body_limit / 1024
+        "→ problem+json → body limit ({} KiB) → timeout ({}) → routes",
+        config.body_limit / 1024,
+        duration(config.request_timeout)
     ));
     Ok(Demo {
         server,
@@ -85,6 +86,16 @@ pub fn outro(elapsed: Duration) {
     say(format_args!("Done in {}.", duration(elapsed)));
     say("Keep the server up and try it with curl: cargo run -p lesson-03 -- --serve");
     say("Next: the exercise, `cargo test -p exercise-03`, and chapter 03 of the book.");
+}
+
+/// A product body as a client would send it, priced in euro cents.
+fn draft(sku: &str, name: &str, cents: i64, stock: u32) -> ProductDraft {
+    ProductDraft {
+        sku: sku.into(),
+        name: name.into(),
+        price: eur(cents),
+        stock,
+    }
 }
 
 /// Fails the step unless the exchange has the expected status.

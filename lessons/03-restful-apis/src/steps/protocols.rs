@@ -5,11 +5,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use narrate::{Table, duration, heading, say, show};
 use reqwest::StatusCode;
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-use super::{Demo, StepError, duration, expect, heading, say, show};
+use super::{Demo, StepError, expect};
 use crate::client::{ApiClient, Protocol};
 
 /// Requests per measurement.
@@ -26,40 +27,45 @@ pub async fn protocols(demo: &Demo) -> Result<(), StepError> {
     heading(6, "HTTP/1.1 keep-alive and HTTP/2 multiplexing (h2c)");
     say("The server counts the TCP connections it accepts. Each row uses a fresh client and");
     say(format_args!(
-        "sends {REQUESTS} requests, one after another or all at once (each takes 150 ms):"
+        "sends {REQUESTS} requests, one after another or all at once; those sent at once go to"
     ));
+    say("`/slow`, which holds each for 150 ms, so that they overlap:");
     let trials = [
         Trial {
-            label: "HTTP/1.1, keep-alive, one after another",
+            label: "HTTP/1.1, keep-alive",
             protocol: Protocol::Http1KeepAlive,
             at_once: false,
         },
         Trial {
-            label: "HTTP/1.1, no reuse, one after another",
+            label: "HTTP/1.1, no reuse",
             protocol: Protocol::Http1NoReuse,
             at_once: false,
         },
         Trial {
-            label: "HTTP/1.1, keep-alive, all at once",
+            label: "HTTP/1.1, keep-alive",
             protocol: Protocol::Http1KeepAlive,
             at_once: true,
         },
         Trial {
-            label: "HTTP/2 prior knowledge, all at once",
+            label: "HTTP/2 prior knowledge",
             protocol: Protocol::Http2PriorKnowledge,
             at_once: true,
         },
     ];
+    let mut table = Table::new(["client", "requests", "connections>", "answered over"]);
     for trial in trials {
         let client = ApiClient::new(demo.server.base_url(), trial.protocol)?;
         let before = demo.server.connections_accepted();
         let versions = send_batch(&client, trial.at_once).await?;
         let opened = demo.server.connections_accepted() - before;
-        show(format_args!(
-            "{:<40} {opened} connection(s), {versions}",
-            trial.label
-        ));
+        let sent = if trial.at_once {
+            "all at once"
+        } else {
+            "one after another"
+        };
+        table.row([trial.label, sent, &opened.to_string(), &versions]);
     }
+    print!("{table}");
     say("Keep-alive reuses one connection for requests in sequence, sparing a TCP handshake");
     say("(and with TLS, a TLS handshake) per request. But an HTTP/1.1 connection carries one");
     say("request at a time, so five at once need five connections. HTTP/2 interleaves all five");

@@ -2,11 +2,11 @@
 
 use std::net::SocketAddr;
 
+use shop_domain::ProductId;
 use tokio_util::sync::CancellationToken;
 
-use super::StepError;
+use super::{StepError, draft};
 use crate::api::AppState;
-use crate::product::{ProductDraft, eur};
 use crate::server::{self, ServerConfig};
 
 /// Serves the API on `addr` with a few products until `shutdown` is cancelled (Ctrl-C).
@@ -16,13 +16,13 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), StepError> {
     let state = AppState::default();
-    let first = seed(&state);
+    let seeded = seed(&state);
     let server = server::start(addr, config, state, shutdown.clone()).await?;
     let base = server.base_url();
     println!("Lesson 03 · the product API is listening on {base}. Try:");
     println!();
     println!("  curl -i {base}/products");
-    if let Some(id) = first {
+    if let Some(id) = seeded.first() {
         println!("  curl -i {base}/products/{id}");
         println!(
             "  curl -i -X PATCH {base}/products/{id} -H 'content-type: application/merge-patch+json' -d '{{\"stock\": 0}}'"
@@ -52,8 +52,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Adds three products to the store; returns the id of the first.
-fn seed(state: &AppState) -> Option<shop_domain::ProductId> {
+/// Adds three products to the store and returns their ids.
+fn seed(state: &AppState) -> Vec<ProductId> {
     let drafts = [
         ("MUG-RED-01", "Red mug", 1250, 12),
         ("CUP-ESP-01", "Espresso cup", 690, 40),
@@ -61,17 +61,13 @@ fn seed(state: &AppState) -> Option<shop_domain::ProductId> {
     ];
     drafts
         .into_iter()
-        .filter_map(|(sku, name, cents, stock)| {
-            let draft = ProductDraft {
-                sku: sku.into(),
-                name: name.into(),
-                price: eur(cents),
-                stock,
-            };
-            let product = state.products.insert(draft.validate().ok()?).ok()?;
-            Some(product.id)
+        .map(|(sku, name, cents, stock)| {
+            // Fixed data written for this file: a failure is a bug here, not a user's mistake.
+            let new = draft(sku, name, cents, stock)
+                .validate()
+                .expect("the seed products follow the catalogue's rules");
+            let product = state.products.insert(new);
+            product.expect("the seed SKUs are distinct").id
         })
-        .collect::<Vec<_>>()
-        .first()
-        .copied()
+        .collect()
 }
