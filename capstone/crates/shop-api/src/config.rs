@@ -31,6 +31,9 @@ use thiserror::Error;
 /// The variable that names a configuration file, when `--config` does not.
 pub const CONFIG_FILE_VAR: &str = "SHOP_CONFIG";
 
+/// The shortest access-token signing secret accepted: as long as HS256's hash.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 // ANCHOR: config
 /// Everything the service reads from its environment, parsed and checked.
 #[derive(Debug, Clone)]
@@ -51,6 +54,13 @@ pub struct Config {
     /// How long shutdown waits for in-flight requests (`SHOP_SHUTDOWN_GRACE_MS`,
     /// `shutdown_grace_ms`).
     pub shutdown_grace: Duration,
+    /// The secret access tokens are signed with (`SHOP_JWT_SECRET`, `jwt_secret`), at least 32
+    /// bytes. Unset, the service makes up a random one at start: tokens then die with the
+    /// process, and two instances behind a load balancer would refuse each other's.
+    pub jwt_secret: Option<SecretString>,
+    /// How long an access token is valid (`SHOP_ACCESS_TOKEN_TTL_SECS`,
+    /// `access_token_ttl_secs`).
+    pub access_token_ttl: Duration,
 }
 // ANCHOR_END: config
 
@@ -64,6 +74,8 @@ impl Default for Config {
             mongodb_database: "shop".to_owned(),
             request_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            jwt_secret: None,
+            access_token_ttl: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -127,6 +139,8 @@ struct Layer {
     mongodb_database: Option<String>,
     request_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
+    jwt_secret: Option<SecretString>,
+    access_token_ttl_secs: Option<u64>,
 }
 
 impl Layer {
@@ -153,6 +167,8 @@ impl Layer {
             mongodb_database: env("SHOP_MONGODB_DATABASE"),
             request_timeout_ms: parse_var(env, "SHOP_REQUEST_TIMEOUT_MS")?,
             shutdown_grace_ms: parse_var(env, "SHOP_SHUTDOWN_GRACE_MS")?,
+            jwt_secret: env("SHOP_JWT_SECRET").map(SecretString::from),
+            access_token_ttl_secs: parse_var(env, "SHOP_ACCESS_TOKEN_TTL_SECS")?,
         };
         layer.validate(|key| format!("SHOP_{}", key.to_uppercase()))?;
         Ok(layer)
@@ -204,6 +220,21 @@ impl Layer {
                 return Err(invalid(key, "must be at least 1 millisecond".to_owned()));
             }
         }
+        if self.access_token_ttl_secs == Some(0) {
+            return Err(invalid(
+                "access_token_ttl_secs",
+                "must be at least 1 second".to_owned(),
+            ));
+        }
+        // HS256 with a short secret can be brute-forced offline from any one token.
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose_secret().len() < MIN_JWT_SECRET_BYTES
+        {
+            return Err(invalid(
+                "jwt_secret",
+                format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+            ));
+        }
         Ok(())
     }
 
@@ -215,6 +246,8 @@ impl Layer {
             mongodb_database,
             request_timeout_ms,
             shutdown_grace_ms,
+            jwt_secret,
+            access_token_ttl_secs,
         } = self;
         // Destructuring (rather than `self.listen`, ...) makes adding a field to `Layer`
         // without applying it here a compile error.
@@ -235,6 +268,12 @@ impl Layer {
         }
         if let Some(ms) = shutdown_grace_ms {
             config.shutdown_grace = Duration::from_millis(ms);
+        }
+        if let Some(secret) = jwt_secret {
+            config.jwt_secret = Some(secret);
+        }
+        if let Some(secs) = access_token_ttl_secs {
+            config.access_token_ttl = Duration::from_secs(secs);
         }
     }
 }

@@ -37,6 +37,8 @@ mod problem_type {
     pub const NOT_FOUND: &str = "tag:backend-rs,2026:shop/not-found";
     pub const INVALID_REQUEST: &str = "tag:backend-rs,2026:shop/invalid-request";
     pub const CONFLICT: &str = "tag:backend-rs,2026:shop/conflict";
+    pub const UNAUTHENTICATED: &str = "tag:backend-rs,2026:shop/unauthenticated";
+    pub const FORBIDDEN: &str = "tag:backend-rs,2026:shop/forbidden";
     pub const REVIEWS_UNAVAILABLE: &str = "tag:backend-rs,2026:shop/reviews-unavailable";
     pub const INTERNAL: &str = "tag:backend-rs,2026:shop/internal-error";
     /// RFC 9457's "nothing more to say than the status code".
@@ -65,6 +67,16 @@ pub enum ApiError {
     #[error("conflict: {detail}")]
     Conflict { detail: String },
 
+    /// 401: no credentials, or credentials that did not check out. One message for every
+    /// reason (missing, malformed, expired, forged): which check failed is for the log.
+    #[error("not authenticated")]
+    Unauthenticated,
+
+    /// 403: authenticated, but the role does not allow this. (A resource that belongs to
+    /// someone else answers 404 instead, so its existence is not confirmed.)
+    #[error("forbidden: {detail}")]
+    Forbidden { detail: String },
+
     /// 503: MongoDB, which holds the reviews, is not answering. The rest of the shop works.
     #[error("reviews are unavailable")]
     ReviewsUnavailable(#[source] BoxError),
@@ -88,6 +100,8 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::ReviewsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -107,6 +121,16 @@ impl ApiError {
             }
             ApiError::Conflict { detail } => {
                 Problem::new(problem_type::CONFLICT, "Conflict", status).with_detail(detail.clone())
+            }
+            ApiError::Unauthenticated => Problem::new(
+                problem_type::UNAUTHENTICATED,
+                "Authentication required",
+                status,
+            )
+            .with_detail("Send a valid, unexpired access token: `Authorization: Bearer <token>`."),
+            ApiError::Forbidden { detail } => {
+                Problem::new(problem_type::FORBIDDEN, "Forbidden", status)
+                    .with_detail(detail.clone())
             }
             ApiError::ReviewsUnavailable(_) => Problem::new(
                 problem_type::REVIEWS_UNAVAILABLE,
@@ -137,11 +161,20 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = self.problem().into_response();
-        if let ApiError::ReviewsUnavailable(_) = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(REVIEWS_RETRY_AFTER_SECS),
-            );
+        match self {
+            ApiError::ReviewsUnavailable(_) => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(REVIEWS_RETRY_AFTER_SECS),
+                );
+            }
+            // RFC 9110: a 401 says which scheme would work.
+            ApiError::Unauthenticated => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }

@@ -12,6 +12,7 @@
 //!
 //! | module | holds |
 //! |--------|-------|
+//! | [`auth`] | access tokens and the extractors that check who asks and what they may do |
 //! | [`config`] | [`Config`]: defaults, an optional TOML file, `SHOP_*` variables |
 //! | [`db`] | start-up: connect to PostgreSQL, create the database, check or apply migrations |
 //! | [`state`] | [`AppState`]: the pool, the repositories, the reviews store, the config |
@@ -24,6 +25,7 @@
 //! The integration tests (`tests/`) start the whole service on port 0 against a fresh
 //! database per test; see `tests/api/helpers.rs` for the `TestApp` that does it.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;

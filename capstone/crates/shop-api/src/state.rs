@@ -13,6 +13,8 @@ use shop_db::ProductRepo;
 use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
 use sqlx::PgPool;
 
+use crate::auth::TokenKeys;
+use crate::auth::tokens::random_secret;
 use crate::config::Config;
 
 // ANCHOR: app_state
@@ -28,6 +30,8 @@ pub struct AppState {
     pub reviews: ReviewStore,
     /// The MongoDB database the reviews live in, for the readiness check's `ping`.
     pub mongodb: mongodb::Database,
+    /// Signs and checks access tokens.
+    pub tokens: TokenKeys,
     pub config: Arc<Config>,
 }
 // ANCHOR_END: app_state
@@ -58,7 +62,15 @@ impl AppState {
             .get_or_insert_with(|| "shop-api".to_owned());
         let client = mongodb::Client::with_options(options).map_err(StateError)?;
         let mongodb = client.database(&config.mongodb_database);
+        let secret = config.jwt_secret.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "SHOP_JWT_SECRET is not set: signing tokens with a random secret that dies with \
+                 this process"
+            );
+            random_secret()
+        });
         Ok(AppState {
+            tokens: TokenKeys::new(&secret, config.access_token_ttl),
             products: ProductRepo::new(pool.clone()),
             pool,
             reviews: ReviewStore::new(&mongodb),

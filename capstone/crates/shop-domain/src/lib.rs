@@ -8,7 +8,8 @@
 //! - typed ids ([`ProductId`], [`UserId`], [`OrderId`], [`CategoryId`]): UUID v7 newtypes that
 //!   cannot be mixed up;
 //! - [`Email`]: a practical address parser;
-//! - [`Sku`]: stock-keeping units in one canonical spelling.
+//! - [`Sku`]: stock-keeping units in one canonical spelling;
+//! - [`Role`]: customer, support or admin (chapter 04).
 //!
 //! Every invariant has a property test in `tests/`; run them all with
 //! `cargo test -p shop-domain`.
@@ -16,6 +17,7 @@
 pub mod email;
 pub mod id;
 pub mod money;
+pub mod role;
 pub mod sku;
 
 pub use email::{Email, EmailError};
@@ -23,4 +25,5 @@ pub use id::{CategoryId, OrderId, ParseIdError, ProductId, UserId};
 pub use money::{
     AllocationError, Currency, Money, MoneyError, ParseCurrencyError, ParseMoneyError,
 };
+pub use role::{ParseRoleError, Role};
 pub use sku::{Sku, SkuError};

@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use shop_api::auth::TokenKeys;
 use shop_api::{AppState, Config, router, serve};
-use shop_domain::{CategoryId, ProductId};
+use shop_domain::{CategoryId, Email, ProductId, Role, UserId};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
@@ -41,6 +42,9 @@ pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     pub fixtures: Option<Fixtures>,
+    /// The app's own token keys, so a test can mint the token a signed-in user would hold.
+    pub tokens: TokenKeys,
+    pool: PgPool,
     // Kept alive for the test's duration; dropping it drops the database.
     _db: Option<testkit::PgDatabase>,
     shutdown: CancellationToken,
@@ -90,21 +94,44 @@ impl TestApp {
             .local_addr()
             .expect("a bound listener has an address");
         let grace = config.shutdown_grace;
-        let state = AppState::new(pool, config)
+        let state = AppState::new(pool.clone(), config)
             .await
             .expect("the test configuration is valid");
+        let tokens = state.tokens.clone();
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(listener, router(state), shutdown.clone(), grace));
         TestApp {
             base_url: format!("http://{address}"),
             client: reqwest::Client::new(),
             fixtures,
+            tokens,
+            pool,
             _db: db,
             shutdown,
             server: Some(server),
         }
     }
     // ANCHOR_END: spawn
+
+    /// A new user with `role` in the database, and an access token for them: what the user
+    /// would hold after signing in.
+    pub async fn token_for(&self, role: Role) -> (UserId, String) {
+        let id = UserId::generate();
+        let email = Email::parse(&format!("{}@example.test", id.as_uuid().simple()))
+            .expect("a generated address is valid");
+        sqlx::query("INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3)")
+            .bind(id.as_uuid())
+            .bind(email.as_str())
+            .bind(format!("Test {role}"))
+            .execute(&self.pool)
+            .await
+            .expect("the test user inserts");
+        let token = self
+            .tokens
+            .issue_access(id, role)
+            .expect("a test token signs");
+        (id, token)
+    }
 
     pub fn fixtures(&self) -> Fixtures {
         self.fixtures
