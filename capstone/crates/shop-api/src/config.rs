@@ -61,8 +61,106 @@ pub struct Config {
     /// How long an access token is valid (`SHOP_ACCESS_TOKEN_TTL_SECS`,
     /// `access_token_ttl_secs`).
     pub access_token_ttl: Duration,
+    /// Password hashing, session lifetimes, verification mails (chapter 04).
+    pub accounts: AccountSettings,
+    /// Rate limits, login throttling, CORS and TLS (chapter 06).
+    pub security: SecuritySettings,
 }
 // ANCHOR_END: config
+
+// ANCHOR: account_settings
+/// How accounts behave. Every default is a production value; tests lower the hashing cost.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Argon2id memory cost in KiB (`SHOP_PASSWORD_HASH_MEMORY_KIB`). OWASP's password
+    /// storage cheat sheet: at least 19 MiB with 2 iterations and 1 lane.
+    pub password_hash_memory_kib: u32,
+    /// Argon2id iterations (`SHOP_PASSWORD_HASH_ITERATIONS`).
+    pub password_hash_iterations: u32,
+    /// How long one refresh token is valid: the idle timeout of a session
+    /// (`SHOP_REFRESH_TOKEN_TTL_SECS`, default 14 days).
+    pub refresh_token_ttl: Duration,
+    /// How long a session lasts however often it is refreshed (`SHOP_SESSION_LIFETIME_SECS`,
+    /// default 30 days); then the user signs in again.
+    pub session_lifetime: Duration,
+    /// How long an email verification token is valid (`SHOP_EMAIL_VERIFICATION_TTL_SECS`,
+    /// default 24 hours).
+    pub email_verification_ttl: Duration,
+    /// Print outgoing mail to stdout (`SHOP_MAIL_ECHO`, default true): until lesson 10 sends
+    /// real mail, that is how a developer receives a verification token.
+    pub mail_echo: bool,
+}
+// ANCHOR_END: account_settings
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            password_hash_memory_kib: 19 * 1024,
+            password_hash_iterations: 2,
+            refresh_token_ttl: Duration::from_secs(14 * 24 * 60 * 60),
+            session_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            email_verification_ttl: Duration::from_secs(24 * 60 * 60),
+            mail_echo: true,
+        }
+    }
+}
+
+// ANCHOR: security_settings
+/// The service's defences at the edge.
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    /// Requests per second one client IP may sustain (`SHOP_RATE_LIMIT_PER_SEC`); 0 turns the
+    /// limit off.
+    pub rate_limit_per_sec: u32,
+    /// How many requests one client IP may send in a burst (`SHOP_RATE_LIMIT_BURST`).
+    pub rate_limit_burst: u32,
+    /// Failed sign-ins for one account before it is throttled (`SHOP_LOGIN_MAX_FAILURES`).
+    pub login_max_failures: u32,
+    /// Failed sign-ins from one IP, over all accounts, before it is throttled: catches a
+    /// password spray (`SHOP_LOGIN_MAX_FAILURES_PER_IP`).
+    pub login_max_failures_per_ip: u32,
+    /// The window failures are counted in, and how long a throttle lasts
+    /// (`SHOP_LOGIN_LOCKOUT_SECS`).
+    pub login_lockout: Duration,
+    /// Take the client IP from the last `X-Forwarded-For` entry instead of the socket
+    /// (`SHOP_TRUST_X_FORWARDED_FOR`). Only behind a proxy that sets it: otherwise any client
+    /// picks its own IP and walks past every per-IP limit.
+    pub trust_x_forwarded_for: bool,
+    /// Origins whose browser scripts may call the API (`SHOP_CORS_ALLOWED_ORIGINS`,
+    /// comma-separated; `cors_allowed_origins` in TOML is a list). Empty: none.
+    pub cors_allowed_origins: Vec<String>,
+    /// Serve HTTPS instead of HTTP.
+    pub tls: TlsSetting,
+}
+// ANCHOR_END: security_settings
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            rate_limit_per_sec: 20,
+            rate_limit_burst: 100,
+            login_max_failures: 5,
+            login_max_failures_per_ip: 50,
+            login_lockout: Duration::from_secs(15 * 60),
+            trust_x_forwarded_for: false,
+            cors_allowed_origins: Vec::new(),
+            tls: TlsSetting::Off,
+        }
+    }
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TlsSetting {
+    /// Plain HTTP: a TLS-terminating proxy or load balancer in front does HTTPS.
+    #[default]
+    Off,
+    /// PEM files (`SHOP_TLS_CERT` and `SHOP_TLS_KEY`, `tls_cert` and `tls_key`).
+    Files { cert: PathBuf, key: PathBuf },
+    /// A certificate for `localhost` generated at start (`--tls-self-signed`): for trying
+    /// HTTPS on a laptop, never for production.
+    SelfSigned,
+}
 
 impl Default for Config {
     /// The services `cargo xtask services up` starts, on their default local ports.
@@ -76,6 +174,8 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(15 * 60),
+            accounts: AccountSettings::default(),
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -141,6 +241,21 @@ struct Layer {
     shutdown_grace_ms: Option<u64>,
     jwt_secret: Option<SecretString>,
     access_token_ttl_secs: Option<u64>,
+    password_hash_memory_kib: Option<u32>,
+    password_hash_iterations: Option<u32>,
+    refresh_token_ttl_secs: Option<u64>,
+    session_lifetime_secs: Option<u64>,
+    email_verification_ttl_secs: Option<u64>,
+    mail_echo: Option<bool>,
+    rate_limit_per_sec: Option<u32>,
+    rate_limit_burst: Option<u32>,
+    login_max_failures: Option<u32>,
+    login_max_failures_per_ip: Option<u32>,
+    login_lockout_secs: Option<u64>,
+    trust_x_forwarded_for: Option<bool>,
+    cors_allowed_origins: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 impl Layer {
@@ -169,6 +284,27 @@ impl Layer {
             shutdown_grace_ms: parse_var(env, "SHOP_SHUTDOWN_GRACE_MS")?,
             jwt_secret: env("SHOP_JWT_SECRET").map(SecretString::from),
             access_token_ttl_secs: parse_var(env, "SHOP_ACCESS_TOKEN_TTL_SECS")?,
+            password_hash_memory_kib: parse_var(env, "SHOP_PASSWORD_HASH_MEMORY_KIB")?,
+            password_hash_iterations: parse_var(env, "SHOP_PASSWORD_HASH_ITERATIONS")?,
+            refresh_token_ttl_secs: parse_var(env, "SHOP_REFRESH_TOKEN_TTL_SECS")?,
+            session_lifetime_secs: parse_var(env, "SHOP_SESSION_LIFETIME_SECS")?,
+            email_verification_ttl_secs: parse_var(env, "SHOP_EMAIL_VERIFICATION_TTL_SECS")?,
+            mail_echo: parse_var(env, "SHOP_MAIL_ECHO")?,
+            rate_limit_per_sec: parse_var(env, "SHOP_RATE_LIMIT_PER_SEC")?,
+            rate_limit_burst: parse_var(env, "SHOP_RATE_LIMIT_BURST")?,
+            login_max_failures: parse_var(env, "SHOP_LOGIN_MAX_FAILURES")?,
+            login_max_failures_per_ip: parse_var(env, "SHOP_LOGIN_MAX_FAILURES_PER_IP")?,
+            login_lockout_secs: parse_var(env, "SHOP_LOGIN_LOCKOUT_SECS")?,
+            trust_x_forwarded_for: parse_var(env, "SHOP_TRUST_X_FORWARDED_FOR")?,
+            // A list in TOML; comma-separated in a variable.
+            cors_allowed_origins: env("SHOP_CORS_ALLOWED_ORIGINS").map(|list| {
+                list.split(',')
+                    .map(|origin| origin.trim().to_owned())
+                    .filter(|origin| !origin.is_empty())
+                    .collect()
+            }),
+            tls_cert: env("SHOP_TLS_CERT").map(PathBuf::from),
+            tls_key: env("SHOP_TLS_KEY").map(PathBuf::from),
         };
         layer.validate(|key| format!("SHOP_{}", key.to_uppercase()))?;
         Ok(layer)
@@ -220,6 +356,7 @@ impl Layer {
                 return Err(invalid(key, "must be at least 1 millisecond".to_owned()));
             }
         }
+        self.validate_security(&invalid)?;
         if self.access_token_ttl_secs == Some(0) {
             return Err(invalid(
                 "access_token_ttl_secs",
@@ -238,6 +375,54 @@ impl Layer {
         Ok(())
     }
 
+    /// The checks of the account and security settings.
+    fn validate_security(
+        &self,
+        invalid: &impl Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        // argon2's own floor is 8 KiB; anything that low is for tests only, and AppState
+        // says so in the log when it starts with less than OWASP's 19 MiB.
+        if self.password_hash_memory_kib.is_some_and(|kib| kib < 8) {
+            return Err(invalid(
+                "password_hash_memory_kib",
+                "must be at least 8".to_owned(),
+            ));
+        }
+        for (key, value) in [
+            ("password_hash_iterations", self.password_hash_iterations),
+            ("rate_limit_burst", self.rate_limit_burst),
+            ("login_max_failures", self.login_max_failures),
+            ("login_max_failures_per_ip", self.login_max_failures_per_ip),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(key, "must be at least 1".to_owned()));
+            }
+        }
+        for (key, value) in [
+            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            ("session_lifetime_secs", self.session_lifetime_secs),
+            (
+                "email_verification_ttl_secs",
+                self.email_verification_ttl_secs,
+            ),
+            ("login_lockout_secs", self.login_lockout_secs),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(key, "must be at least 1 second".to_owned()));
+            }
+        }
+        for origin in self.cors_allowed_origins.iter().flatten() {
+            check_origin(origin).map_err(|reason| invalid("cors_allowed_origins", reason))?;
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(invalid(
+                "tls_cert",
+                "tls_cert and tls_key go together: set both or neither".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     fn apply_to(self, config: &mut Config) {
         let Layer {
             listen,
@@ -248,6 +433,21 @@ impl Layer {
             shutdown_grace_ms,
             jwt_secret,
             access_token_ttl_secs,
+            password_hash_memory_kib,
+            password_hash_iterations,
+            refresh_token_ttl_secs,
+            session_lifetime_secs,
+            email_verification_ttl_secs,
+            mail_echo,
+            rate_limit_per_sec,
+            rate_limit_burst,
+            login_max_failures,
+            login_max_failures_per_ip,
+            login_lockout_secs,
+            trust_x_forwarded_for,
+            cors_allowed_origins,
+            tls_cert,
+            tls_key,
         } = self;
         // Destructuring (rather than `self.listen`, ...) makes adding a field to `Layer`
         // without applying it here a compile error.
@@ -275,6 +475,69 @@ impl Layer {
         if let Some(secs) = access_token_ttl_secs {
             config.access_token_ttl = Duration::from_secs(secs);
         }
+        let accounts = &mut config.accounts;
+        set(
+            &mut accounts.password_hash_memory_kib,
+            password_hash_memory_kib,
+        );
+        set(
+            &mut accounts.password_hash_iterations,
+            password_hash_iterations,
+        );
+        set(
+            &mut accounts.refresh_token_ttl,
+            refresh_token_ttl_secs.map(Duration::from_secs),
+        );
+        set(
+            &mut accounts.session_lifetime,
+            session_lifetime_secs.map(Duration::from_secs),
+        );
+        set(
+            &mut accounts.email_verification_ttl,
+            email_verification_ttl_secs.map(Duration::from_secs),
+        );
+        set(&mut accounts.mail_echo, mail_echo);
+        let security = &mut config.security;
+        set(&mut security.rate_limit_per_sec, rate_limit_per_sec);
+        set(&mut security.rate_limit_burst, rate_limit_burst);
+        set(&mut security.login_max_failures, login_max_failures);
+        set(
+            &mut security.login_max_failures_per_ip,
+            login_max_failures_per_ip,
+        );
+        set(
+            &mut security.login_lockout,
+            login_lockout_secs.map(Duration::from_secs),
+        );
+        set(&mut security.trust_x_forwarded_for, trust_x_forwarded_for);
+        set(&mut security.cors_allowed_origins, cors_allowed_origins);
+        if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+            security.tls = TlsSetting::Files { cert, key };
+        }
+    }
+}
+
+/// Overwrites `setting` when a source says something about it.
+fn set<T>(setting: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *setting = value;
+    }
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after. A wildcard is
+/// refused on purpose: "any site may call this API with the user's credentials" is never
+/// what anyone means.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let well_formed = (origin.starts_with("https://") || origin.starts_with("http://"))
+        && origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| !rest.is_empty() && !rest.contains(['/', '*', ' ', '?', '#']));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{origin}` is not an origin (expected scheme://host[:port], e.g. https://shop.example)"
+        ))
     }
 }
 
@@ -406,6 +669,54 @@ mod tests {
     fn the_example_file_is_valid() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("shop.example.toml");
         Config::load_from(Some(&example), env(&[])).unwrap();
+    }
+
+    #[test]
+    fn account_and_security_settings_come_from_variables() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("SHOP_PASSWORD_HASH_MEMORY_KIB", "65536"),
+                ("SHOP_LOGIN_MAX_FAILURES", "3"),
+                ("SHOP_RATE_LIMIT_PER_SEC", "0"),
+                (
+                    "SHOP_CORS_ALLOWED_ORIGINS",
+                    "https://shop.example, http://localhost:5173",
+                ),
+                ("SHOP_TLS_CERT", "cert.pem"),
+                ("SHOP_TLS_KEY", "key.pem"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.accounts.password_hash_memory_kib, 65536);
+        assert_eq!(config.accounts.password_hash_iterations, 2, "default");
+        assert_eq!(config.security.login_max_failures, 3);
+        assert_eq!(config.security.rate_limit_per_sec, 0);
+        assert_eq!(
+            config.security.cors_allowed_origins,
+            ["https://shop.example", "http://localhost:5173"]
+        );
+        assert_eq!(
+            config.security.tls,
+            TlsSetting::Files {
+                cert: "cert.pem".into(),
+                key: "key.pem".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_wildcard_origin_and_a_lone_certificate_are_refused() {
+        let error =
+            Config::load_from(None, env(&[("SHOP_CORS_ALLOWED_ORIGINS", "*")])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("SHOP_CORS_ALLOWED_ORIGINS: `*` is not an origin"),
+            "{error}"
+        );
+        let error = Config::load_from(None, env(&[("SHOP_TLS_CERT", "cert.pem")])).unwrap_err();
+        assert!(error.to_string().contains("set both or neither"), "{error}");
     }
 
     #[test]

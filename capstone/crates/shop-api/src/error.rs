@@ -18,7 +18,7 @@ use std::error::Error as StdError;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,10 +36,14 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 mod problem_type {
     pub const NOT_FOUND: &str = "tag:backend-rs,2026:shop/not-found";
     pub const INVALID_REQUEST: &str = "tag:backend-rs,2026:shop/invalid-request";
+    pub const VALIDATION: &str = "tag:backend-rs,2026:shop/validation";
     pub const CONFLICT: &str = "tag:backend-rs,2026:shop/conflict";
     pub const UNAUTHENTICATED: &str = "tag:backend-rs,2026:shop/unauthenticated";
     pub const FORBIDDEN: &str = "tag:backend-rs,2026:shop/forbidden";
     pub const REVIEWS_UNAVAILABLE: &str = "tag:backend-rs,2026:shop/reviews-unavailable";
+    pub const INVALID_CREDENTIALS: &str = "tag:backend-rs,2026:shop/invalid-credentials";
+    pub const TOO_MANY_REQUESTS: &str = "tag:backend-rs,2026:shop/too-many-requests";
+    pub const PAYLOAD_TOO_LARGE: &str = "tag:backend-rs,2026:shop/payload-too-large";
     pub const INTERNAL: &str = "tag:backend-rs,2026:shop/internal-error";
     /// RFC 9457's "nothing more to say than the status code".
     pub const BLANK: &str = "about:blank";
@@ -77,6 +81,32 @@ pub enum ApiError {
     #[error("forbidden: {detail}")]
     Forbidden { detail: String },
 
+    /// 401: a password, refresh token or API key that did not check out. `detail` is fixed
+    /// text: after a sign-in, the same for a wrong password and an unknown address, so the
+    /// response does not tell an attacker which addresses have accounts.
+    #[error("invalid credentials")]
+    InvalidCredentials { detail: &'static str },
+
+    /// 429: too many requests (rate limit) or too many failed sign-ins (throttle). The
+    /// `Retry-After` header says when to try again.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: std::time::Duration },
+
+    /// 413: the request body is larger than the service accepts.
+    #[error("payload too large")]
+    PayloadTooLarge,
+
+    /// 400: query parameters that parsed as text but break a rule, every one named
+    /// ([`Problem::errors`]). 400 because the request line itself is wrong.
+    #[error("invalid query parameters")]
+    InvalidQuery { errors: Vec<FieldError> },
+
+    /// 422: a well-formed JSON body whose values break rules, every one named. A body that is
+    /// not JSON, or has the wrong shape, is a 400 from the `Json` extractor instead: 422 says
+    /// "understood, but I will not do this" (RFC 9110, section 15.5.21).
+    #[error("invalid fields")]
+    InvalidFields { errors: Vec<FieldError> },
+
     /// 503: MongoDB, which holds the reviews, is not answering. The rest of the shop works.
     #[error("reviews are unavailable")]
     ReviewsUnavailable(#[source] BoxError),
@@ -102,6 +132,11 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::InvalidCredentials { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidFields { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ReviewsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -131,6 +166,33 @@ impl ApiError {
             ApiError::Forbidden { detail } => {
                 Problem::new(problem_type::FORBIDDEN, "Forbidden", status)
                     .with_detail(detail.clone())
+            }
+            ApiError::InvalidCredentials { detail } => Problem::new(
+                problem_type::INVALID_CREDENTIALS,
+                "Invalid credentials",
+                status,
+            )
+            .with_detail(*detail),
+            ApiError::TooManyRequests { retry_after } => {
+                Problem::new(problem_type::TOO_MANY_REQUESTS, "Too many requests", status)
+                    .with_detail(format!(
+                        "Slow down: try again in {} seconds.",
+                        retry_after_secs(*retry_after)
+                    ))
+            }
+            ApiError::PayloadTooLarge => {
+                Problem::new(problem_type::PAYLOAD_TOO_LARGE, "Payload too large", status)
+                    .with_detail("The request body is larger than this endpoint accepts.")
+            }
+            ApiError::InvalidQuery { errors } => {
+                Problem::new(problem_type::VALIDATION, "Invalid query parameters", status)
+                    .with_detail(FieldError::summary(errors))
+                    .with_errors(errors.clone())
+            }
+            ApiError::InvalidFields { errors } => {
+                Problem::new(problem_type::VALIDATION, "Invalid fields", status)
+                    .with_detail(FieldError::summary(errors))
+                    .with_errors(errors.clone())
             }
             ApiError::ReviewsUnavailable(_) => Problem::new(
                 problem_type::REVIEWS_UNAVAILABLE,
@@ -168,8 +230,14 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(REVIEWS_RETRY_AFTER_SECS),
                 );
             }
+            ApiError::TooManyRequests { retry_after } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(retry_after)),
+                );
+            }
             // RFC 9110: a 401 says which scheme would work.
-            ApiError::Unauthenticated => {
+            ApiError::Unauthenticated | ApiError::InvalidCredentials { .. } => {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -187,6 +255,29 @@ impl From<DbError> for ApiError {
         match error {
             DbError::EmailTaken(email) => ApiError::Conflict {
                 detail: format!("The email address {email} is already registered."),
+            },
+            DbError::SkuTaken(sku) => ApiError::Conflict {
+                detail: format!(
+                    "The SKU {sku} is already in use (archived products keep theirs; an import \
+                     with it puts the product back on sale)."
+                ),
+            },
+            DbError::DuplicateSku(sku) => ApiError::InvalidFields {
+                errors: vec![FieldError::new(
+                    "sku",
+                    format!("{sku} appears more than once"),
+                )],
+            },
+            DbError::UnknownCategories(slugs) => ApiError::InvalidFields {
+                errors: slugs
+                    .into_iter()
+                    .map(|slug| {
+                        FieldError::new("category", format!("no category has the slug `{slug}`"))
+                    })
+                    .collect(),
+            },
+            DbError::Attributes(error) => ApiError::InvalidFields {
+                errors: vec![FieldError::new("attributes", error.to_string())],
             },
             // Bad rows and a failing database are the server's problem, not the client's.
             error @ (DbError::InvalidRow { .. } | DbError::Sqlx(_)) => {
@@ -220,10 +311,26 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+/// A JSON body that is malformed, of the wrong type or shape is the client's mistake (400);
+/// one that is too large is a 413.
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
+        rejection_to_error(rejection.status(), rejection.body_text())
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         rejection_to_error(rejection.status(), rejection.body_text())
     }
+}
+
+/// Whole seconds for `Retry-After`, rounded up: "0" would invite an immediate retry.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 fn rejection_to_error(status: StatusCode, text: String) -> ApiError {
@@ -252,7 +359,72 @@ pub struct Problem {
     /// Which request it happened to: its path, filled in by [`problem_details`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// For validation problems, every broken rule by field (an RFC 9457 extension member), so
+    /// a form can mark all its wrong fields after one round trip. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
 }
+
+// ANCHOR: field_error
+/// One invalid input: which field (a query parameter, or a path into the JSON body such as
+/// `products[3].price.currency`), and what is wrong with it, for a human.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl ToString) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// "3 fields are invalid: name, price, sku." for the problem's `detail`.
+    fn summary(errors: &[FieldError]) -> String {
+        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        fields.dedup();
+        match fields.as_slice() {
+            [one] => format!("The field `{one}` is invalid; see `errors`."),
+            many => format!(
+                "{} fields are invalid: {}; see `errors`.",
+                many.len(),
+                many.join(", ")
+            ),
+        }
+    }
+}
+
+/// Collects every [`FieldError`] of one input, so that validation reports all of them at
+/// once instead of stopping at the first.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// The value of `result`, or `None` after recording its error against `field`.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        result.map_err(|error| self.push(field, error)).ok()
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, message: impl ToString) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+}
+// ANCHOR_END: field_error
 
 impl Problem {
     pub fn new(problem_type: &'static str, title: &'static str, status: StatusCode) -> Problem {
@@ -262,11 +434,17 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             instance: None,
+            errors: Vec::new(),
         }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Problem {
         self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
+        self.errors = errors;
         self
     }
 

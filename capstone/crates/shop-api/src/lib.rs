@@ -12,7 +12,8 @@
 //!
 //! | module | holds |
 //! |--------|-------|
-//! | [`auth`] | access tokens and the extractors that check who asks and what they may do |
+//! | [`auth`] | accounts, passwords, access tokens, API keys, and the extractors that check who asks and what they may do |
+//! | [`security`] | rate limits, login throttling, security headers, CORS, TLS |
 //! | [`config`] | [`Config`]: defaults, an optional TOML file, `SHOP_*` variables |
 //! | [`db`] | start-up: connect to PostgreSQL, create the database, check or apply migrations |
 //! | [`state`] | [`AppState`]: the pool, the repositories, the reviews store, the config |
@@ -31,12 +32,13 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod security;
 pub mod seed;
 pub mod server;
 pub mod state;
 
 pub use config::{Config, ConfigError};
-pub use error::{ApiError, Problem};
+pub use error::{ApiError, FieldError, FieldErrors, Problem};
 pub use routes::router;
 pub use server::{serve, shutdown_signal};
 pub use state::AppState;

@@ -36,6 +36,10 @@ struct Cli {
     /// Fill an empty database with the deterministic demo data (skipped if it has data).
     #[arg(long)]
     seed: bool,
+    /// Serve HTTPS with a certificate for localhost generated at start (for trying TLS on a
+    /// laptop; set SHOP_TLS_CERT and SHOP_TLS_KEY for a real certificate).
+    #[arg(long)]
+    tls_self_signed: bool,
 }
 
 #[tokio::main]
@@ -56,6 +60,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
+    if cli.tls_self_signed {
+        config.security.tls = shop_api::config::TlsSetting::SelfSigned;
+    }
+    // Before the database: a missing certificate file should fail the start at once.
+    let tls = shop_api::security::tls::load(&config.security.tls)
+        .context("cannot set up TLS")?
+        .map(|pair| shop_api::security::tls::server_config(&pair))
+        .transpose()
+        .context("cannot set up TLS")?;
 
     let pool = db::connect(&config, cli.migrate).await?;
     if cli.migrate {
@@ -74,11 +87,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    serve(listener, router(state), shutdown, grace).await?;
+    let app = router(state);
+    match tls {
+        Some(tls) => {
+            shop_api::security::tls::serve_tls(listener, app, tls, shutdown, grace).await?;
+        }
+        None => serve(listener, app, shutdown, grace).await?,
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! dropped. The same code path stops both.
 
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,9 +23,14 @@ pub async fn serve(
     shutdown: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
+    // With connect info, each request carries the peer's address: the per-IP rate limit and
+    // login throttle key on it (`crate::security::client_ip`).
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .into_future();
     tokio::pin!(server);
     tokio::select! {
         // The server only returns on its own if accepting connections failed for good.

@@ -13,8 +13,8 @@ use shop_db::ProductRepo;
 use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
 use sqlx::PgPool;
 
-use crate::auth::TokenKeys;
 use crate::auth::tokens::random_secret;
+use crate::auth::{Accounts, TokenKeys};
 use crate::config::Config;
 
 // ANCHOR: app_state
@@ -32,14 +32,20 @@ pub struct AppState {
     pub mongodb: mongodb::Database,
     /// Signs and checks access tokens.
     pub tokens: TokenKeys,
+    /// Accounts: users, sessions, API keys, password hashing, mail, the login throttle.
+    pub accounts: Accounts,
     pub config: Arc<Config>,
 }
 // ANCHOR_END: app_state
 
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid MongoDB settings (SHOP_MONGODB_URL)")]
-pub struct StateError(#[source] mongodb::error::Error);
+pub enum StateError {
+    #[error("invalid MongoDB settings (SHOP_MONGODB_URL)")]
+    Mongo(#[source] mongodb::error::Error),
+    #[error("invalid password hashing settings (SHOP_PASSWORD_HASH_*)")]
+    PasswordHashing(#[source] crate::auth::password::HashError),
+}
 
 impl AppState {
     /// The state over an open PostgreSQL pool. Nothing here waits for MongoDB.
@@ -48,7 +54,7 @@ impl AppState {
         // URL would need DNS, which this workspace's driver build leaves out).
         let mut options = ClientOptions::parse(config.mongodb_url.expose_secret())
             .await
-            .map_err(StateError)?;
+            .map_err(StateError::Mongo)?;
         // The driver looks for a server for 30 s by default: a review request would hang that
         // long while MongoDB is down. A URL that sets its own timeout keeps it.
         options
@@ -60,7 +66,7 @@ impl AppState {
         options
             .app_name
             .get_or_insert_with(|| "shop-api".to_owned());
-        let client = mongodb::Client::with_options(options).map_err(StateError)?;
+        let client = mongodb::Client::with_options(options).map_err(StateError::Mongo)?;
         let mongodb = client.database(&config.mongodb_database);
         let secret = config.jwt_secret.clone().unwrap_or_else(|| {
             tracing::warn!(
@@ -69,8 +75,12 @@ impl AppState {
             );
             random_secret()
         });
+        let tokens = TokenKeys::new(&secret, config.access_token_ttl);
+        let accounts = Accounts::new(pool.clone(), &config, tokens.clone())
+            .map_err(StateError::PasswordHashing)?;
         Ok(AppState {
-            tokens: TokenKeys::new(&secret, config.access_token_ttl),
+            tokens,
+            accounts,
             products: ProductRepo::new(pool.clone()),
             pool,
             reviews: ReviewStore::new(&mongodb),

@@ -3,7 +3,7 @@
 //! Callers match on the variants that mean something to them (`EmailTaken` becomes a 409 in the
 //! HTTP layer) and treat the rest as "the database failed", which is a 5xx.
 
-use shop_domain::Email;
+use shop_domain::{Email, Sku};
 use thiserror::Error;
 
 /// A boxed error from a domain parser, kept as the source of [`DbError::InvalidRow`].
@@ -32,6 +32,22 @@ pub enum DbError {
         #[source]
         source: BoxError,
     },
+
+    /// Another product already has this SKU (archived ones keep theirs).
+    #[error("the SKU {0} is already in use")]
+    SkuTaken(Sku),
+
+    /// An import names the same SKU twice: one statement cannot insert and update one row.
+    #[error("the SKU {0} appears more than once")]
+    DuplicateSku(Sku),
+
+    /// No category has these slugs.
+    #[error("no category with the slug(s) {}", .0.join(", "))]
+    UnknownCategories(Vec<String>),
+
+    /// A change would leave a product's attributes invalid (too many of them).
+    #[error("invalid attributes: {0}")]
+    Attributes(#[from] crate::catalog::AttributeError),
 
     /// The database itself failed: unreachable, timed out, or refused the statement.
     #[error("database error")]

@@ -8,6 +8,9 @@
 //!   "after this id" cursor. Lesson 05 replaces it with full keyset pagination and filters;
 //! - a recursive CTE that lists a category together with all of its subcategories.
 //!
+//! Lesson 05 added attributes and archiving: every read here skips archived products, and
+//! search, facets and the admin's writes live in [`crate::catalog`].
+//!
 //! Tests: `cargo test -p shop-db --test products` (needs PostgreSQL).
 
 use serde::Deserialize;
@@ -17,6 +20,7 @@ use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::catalog::Attributes;
 use crate::error::{DbError, invalid_row};
 
 /// A node of the category tree (`Electronics > Audio > Headphones`).
@@ -41,6 +45,8 @@ pub struct Product {
     /// The current price. The database stores it as `price_minor` + `currency`, exactly the two
     /// halves of [`Money`].
     pub price: Money,
+    /// `{"brand": "Norda", "colour": "green"}`; empty for a product without any.
+    pub attributes: Attributes,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -124,24 +130,28 @@ impl ProductPage {
     }
 }
 
-/// Reads the catalog. Cheap to clone: it holds the pool, which is itself a shared handle.
+/// Reads and (see [`crate::catalog`]) writes the catalog. Cheap to clone: it holds the pool,
+/// which is itself a shared handle.
 #[derive(Debug, Clone)]
 pub struct ProductRepo {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 // The columns exactly as PostgreSQL returns them. `query_as!` checks at compile time that the
 // SELECT list matches these names and types; the domain conversion happens after, in Rust.
-struct ProductRow {
-    id: Uuid,
-    sku: String,
-    name: String,
-    description: String,
-    category_id: Uuid,
-    price_minor: i64,
-    currency: String,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
+// `FromRow` serves the search, whose SQL is built at run time (see `catalog::search`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProductRow {
+    pub(crate) id: Uuid,
+    pub(crate) sku: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) category_id: Uuid,
+    pub(crate) price_minor: i64,
+    pub(crate) currency: String,
+    pub(crate) attributes: serde_json::Value,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
 }
 
 impl TryFrom<ProductRow> for Product {
@@ -153,6 +163,11 @@ impl TryFrom<ProductRow> for Product {
             .currency
             .parse()
             .map_err(invalid_row("products", row.id, "currency"))?;
+        let attributes = Attributes::from_json(row.attributes).map_err(invalid_row(
+            "products",
+            row.id,
+            "attributes",
+        ))?;
         Ok(Product {
             id: ProductId::from_uuid(row.id),
             sku,
@@ -160,6 +175,7 @@ impl TryFrom<ProductRow> for Product {
             description: row.description,
             category_id: CategoryId::from_uuid(row.category_id),
             price: Money::from_minor(row.price_minor, currency),
+            attributes,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -190,16 +206,16 @@ impl ProductRepo {
     }
 
     // ANCHOR: get_product
-    /// The product with this id, or `None`.
+    /// The product with this id, or `None` (also for an archived one: it is not for sale).
     #[instrument(skip_all, fields(product.id = %id), err(level = "debug"))]
     pub async fn get(&self, id: ProductId) -> Result<Option<Product>, DbError> {
         let row = sqlx::query_as!(
             ProductRow,
             r#"
             SELECT id, sku, name, description, category_id, price_minor, currency,
-                   created_at, updated_at
+                   attributes, created_at, updated_at
             FROM products
-            WHERE id = $1
+            WHERE id = $1 AND archived_at IS NULL
             "#,
             id.as_uuid(),
         )
@@ -225,9 +241,10 @@ impl ProductRepo {
             ProductRow,
             r#"
             SELECT id, sku, name, description, category_id, price_minor, currency,
-                   created_at, updated_at
+                   attributes, created_at, updated_at
             FROM products
             WHERE id > COALESCE($1::uuid, '00000000-0000-0000-0000-000000000000')
+              AND archived_at IS NULL
             ORDER BY id
             LIMIT $2
             "#,
@@ -258,9 +275,10 @@ impl ProductRepo {
                 SELECT child.id FROM categories child JOIN subtree ON child.parent_id = subtree.id
             )
             SELECT id, sku, name, description, category_id, price_minor, currency,
-                   created_at, updated_at
+                   attributes, created_at, updated_at
             FROM products
             WHERE category_id IN (SELECT id FROM subtree)
+              AND archived_at IS NULL
               AND id > COALESCE($2::uuid, '00000000-0000-0000-0000-000000000000')
             ORDER BY id
             LIMIT $3
@@ -322,6 +340,7 @@ mod tests {
             category_id: Uuid::from_u128(1),
             price_minor: 100,
             currency: "EUR".to_owned(),
+            attributes: serde_json::json!({}),
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -399,6 +399,41 @@ impl ReviewStore {
             .await
     }
 
+    /// Every review `author` wrote, newest first: their part of a data export (chapter 06).
+    #[tracing::instrument(skip(self), err(level = "debug"))]
+    pub async fn list_by_author(&self, author: UserId) -> Result<Vec<Review>, ReviewError> {
+        let cursor = self
+            .reviews
+            .find(doc! { "author.user_id": uuid_bson(author.as_uuid()) })
+            .sort(doc! { "created_at": -1 })
+            .await
+            .map_err(|e| self.error("find", e))?;
+        cursor
+            .try_collect()
+            .await
+            .map_err(|e| self.error("find", e))
+    }
+
+    /// Replaces the author snapshot's name in every review `author` wrote, for an erased
+    /// account: the reviews stay (they describe products, not people), the name goes.
+    /// Returns how many reviews changed.
+    #[tracing::instrument(skip(self, display_name), err(level = "debug"))]
+    pub async fn rename_author(
+        &self,
+        author: UserId,
+        display_name: &str,
+    ) -> Result<u64, ReviewError> {
+        let result = self
+            .reviews
+            .update_many(
+                doc! { "author.user_id": uuid_bson(author.as_uuid()) },
+                doc! { "$set": { "author.display_name": display_name } },
+            )
+            .await
+            .map_err(|e| self.error("update_many", e))?;
+        Ok(result.modified_count)
+    }
+
     async fn summaries(&self, pipeline: Vec<Document>) -> Result<Vec<RatingSummary>, ReviewError> {
         // `aggregate` yields plain documents; `with_type` decodes each stage-output document
         // into our struct instead, so a pipeline that emits the wrong shape fails loudly.

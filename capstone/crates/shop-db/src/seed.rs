@@ -594,6 +594,62 @@ const SELLING_POINTS: &[&str] = &[
     "Comes in plastic-free packaging.",
 ];
 
+// Attributes and the second sentence of each description come from a generator of their own
+// ([`ATTRIBUTE_SEED`]), drawn after the main one has picked everything else: adding them left
+// every id, name, price and order exactly as lesson 02 shows them.
+
+const COLOURS: &[&str] = &[
+    "black",
+    "white",
+    "grey",
+    "navy",
+    "forest green",
+    "red",
+    "ochre",
+    "sky blue",
+    "sand",
+    "burgundy",
+];
+
+const MATERIALS: &[&str] = &[
+    "steel",
+    "oak",
+    "bamboo",
+    "cotton",
+    "wool",
+    "leather",
+    "recycled plastic",
+    "aluminium",
+    "glass",
+    "ceramic",
+];
+
+const SHOE_SIZES: &[&str] = &[
+    "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46",
+];
+const CLOTHING_SIZES: &[&str] = &["XS", "S", "M", "L", "XL", "XXL"];
+const BOOK_FORMATS: &[&str] = &["hardcover", "paperback"];
+
+const GOODS_NOTES: &[&str] = &[
+    "A thoughtful gift for beginners and experts alike.",
+    "Small enough to take anywhere.",
+    "Repairable: spare parts stay available for ten years.",
+    "Ships within one working day from our European warehouses.",
+    "Rated four stars or more by most buyers.",
+];
+
+const BOOK_NOTES: &[&str] = &[
+    "A thoughtful gift for readers of every age.",
+    "Printed on FSC-certified paper.",
+    "Includes a reading guide for book clubs.",
+];
+
+/// The SKU codes of the book subcategories: books have a format instead of a colour.
+const BOOK_CODES: &[&str] = &["FIC", "SCI", "CBK", "KID"];
+
+/// The seed of the attributes' own generator.
+pub const ATTRIBUTE_SEED: u64 = 0x5EED_0005_A77B_0005;
+
 const FIRST_NAMES: &[&str] = &[
     "Ada", "Alan", "Amara", "Ana", "Anton", "Chen", "Clara", "Dario", "Elif", "Emil", "Emma",
     "Farah", "Felix", "Grace", "Hana", "Hugo", "Ines", "Ivan", "Jonas", "Julia", "Kai", "Lea",
@@ -658,6 +714,8 @@ pub struct ProductRow {
     pub category_id: Uuid,
     pub price_minor: i64,
     pub currency: &'static str,
+    /// `{"brand": ..., "colour": ...}`, a JSON object of strings (chapter 05).
+    pub attributes: serde_json::Value,
     pub created_at: OffsetDateTime,
 }
 
@@ -772,6 +830,7 @@ fn products(
         ANCHOR - time::Duration::days(1_000),
         ANCHOR - time::Duration::days(400),
     );
+    let mut side = SplitMix64::new(ATTRIBUTE_SEED);
     for n in 1..=count {
         let &(category_id, sub) = rng.pick(leaves);
         let brand = rng.pick(BRANDS);
@@ -783,14 +842,16 @@ fn products(
             rng.between(10, 990)
         );
         let created_at = rng.time_between(oldest, newest);
+        let id = rng.uuid_v7(created_at);
+        let (attributes, note) = attributes_and_note(&mut side, sub, brand);
         out.push(ProductRow {
-            id: rng.uuid_v7(created_at),
+            id,
             // Prefix, model and a running number: unique, and valid for `shop_domain::Sku`
             // and the column's CHECK (capitals and digits in hyphen-separated groups).
             sku: format!("{}-{model}-{n:06}", sub.code),
             name: format!("{brand} {adjective} {noun} {model}"),
             description: format!(
-                "The {} {} by {brand}. {}",
+                "The {} {} by {brand}. {} {note}",
                 adjective.to_lowercase(),
                 noun.to_lowercase(),
                 rng.pick(SELLING_POINTS)
@@ -798,9 +859,41 @@ fn products(
             category_id,
             price_minor: shelf_price(rng.between(sub.price.0, sub.price.1)),
             currency: CURRENCY,
+            attributes,
             created_at,
         });
     }
+}
+
+/// A product's attributes and the closing sentence of its description. Every product has a
+/// brand; books have a format, everything else a colour and usually a material; shoes and
+/// jackets have a size.
+fn attributes_and_note(
+    rng: &mut SplitMix64,
+    sub: &Subcategory,
+    brand: &str,
+) -> (serde_json::Value, &'static str) {
+    let mut attributes = serde_json::Map::new();
+    let mut set = |name: &str, value: &str| {
+        attributes.insert(name.to_owned(), serde_json::Value::from(value));
+    };
+    set("brand", brand);
+    let note = if BOOK_CODES.contains(&sub.code) {
+        set("format", rng.pick::<&str>(BOOK_FORMATS));
+        rng.pick(BOOK_NOTES)
+    } else {
+        set("colour", rng.pick::<&str>(COLOURS));
+        if rng.percent(70) {
+            set("material", rng.pick::<&str>(MATERIALS));
+        }
+        match sub.code {
+            "SHO" => set("size", rng.pick::<&str>(SHOE_SIZES)),
+            "JKT" => set("size", rng.pick::<&str>(CLOTHING_SIZES)),
+            _ => {}
+        }
+        rng.pick(GOODS_NOTES)
+    };
+    (serde_json::Value::Object(attributes), note)
 }
 
 /// Rounds to a price a shop would print: 24.99, 129.99.
@@ -1073,18 +1166,20 @@ impl Dataset {
         let prices: Vec<i64> = rows.iter().map(|p| p.price_minor).collect();
         let currencies: Vec<&str> = rows.iter().map(|p| p.currency).collect();
         let created: Vec<OffsetDateTime> = rows.iter().map(|p| p.created_at).collect();
-        // Eight parameters, each an array: UNNEST zips them back into rows. created_at doubles
+        let attributes: Vec<&serde_json::Value> = rows.iter().map(|p| &p.attributes).collect();
+        // Nine parameters, each an array: UNNEST zips them back into rows. created_at doubles
         // as updated_at for rows nobody has edited yet.
         sqlx::query!(
             r#"
             INSERT INTO products
                 (id, sku, name, description, category_id, price_minor, currency,
-                 created_at, updated_at)
+                 created_at, updated_at, attributes)
             SELECT id, sku, name, description, category_id, price_minor, currency,
-                   created_at, created_at
+                   created_at, created_at, attributes
             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[],
-                        $6::bigint[], $7::text[], $8::timestamptz[])
-                 AS p(id, sku, name, description, category_id, price_minor, currency, created_at)
+                        $6::bigint[], $7::text[], $8::timestamptz[], $9::jsonb[])
+                 AS p(id, sku, name, description, category_id, price_minor, currency, created_at,
+                      attributes)
             "#,
             &ids,
             &skus as &[&str],
@@ -1094,6 +1189,7 @@ impl Dataset {
             &prices,
             &currencies as &[&str],
             &created,
+            &attributes as &[&serde_json::Value],
         )
         .execute(&mut *tx)
         .await
@@ -1312,6 +1408,25 @@ mod tests {
             .collect();
         assert_eq!(pairs.len(), data.order_items.len());
         assert!(data.products.iter().all(|p| p.price_minor % 100 == 99));
+    }
+
+    #[test]
+    fn every_product_has_valid_attributes_led_by_its_brand() {
+        let data = generate(&SeedSize::demo()).unwrap();
+        let mut colours = HashSet::new();
+        for product in &data.products {
+            let attributes = crate::catalog::Attributes::from_json(product.attributes.clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", product.sku));
+            let brand = attributes.get("brand").expect("every product has a brand");
+            assert!(product.name.starts_with(brand), "{}", product.name);
+            colours.extend(attributes.get("colour").map(str::to_owned));
+            assert!(
+                product.description.ends_with('.'),
+                "{}",
+                product.description
+            );
+        }
+        assert_eq!(colours.len(), COLOURS.len(), "every colour is used");
     }
 
     #[test]

@@ -9,13 +9,24 @@
 //! Roles decide what *kind* of thing someone may do. Whether they may touch *this* order or
 //! *this* profile (ownership) is checked by the handler against the resource, because only
 //! the handler has loaded it.
+//!
+//! A valid signature is not the end of the check: [`SignedIn`] also asks PostgreSQL whether
+//! the token's session is still live and the account not erased, and takes the role from the
+//! database, not from the token. One primary-key lookup per request buys what a bare JWT
+//! cannot do: logout, a detected refresh-token theft, a password change, an erasure and a
+//! demotion all take effect on the very next request instead of when the token expires.
+//!
+//! Integrations authenticate with an API key instead ([`ApiKeyAuth`], header `X-API-Key`),
+//! limited to the scopes the key was given.
 
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use shop_db::Scope;
 use shop_domain::{Role, UserId};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,11 +40,29 @@ pub struct Principal {
 
 // ANCHOR: current_user
 /// Any authenticated user. Rejects with 401 (and `WWW-Authenticate: Bearer`) when the
-/// `Authorization` header is missing, is not `Bearer <token>`, or the token does not verify.
+/// `Authorization` header is missing, is not `Bearer <token>`, the token does not verify, or
+/// its session or account has ended.
 #[derive(Debug, Clone, Copy)]
 pub struct CurrentUser(pub Principal);
 
 impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let SignedIn { principal, .. } = SignedIn::from_request_parts(parts, state).await?;
+        Ok(CurrentUser(principal))
+    }
+}
+
+/// [`CurrentUser`] plus the session the token belongs to, for the handlers that act on the
+/// session itself (a password change keeps the current session and ends the others).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn {
+    pub principal: Principal,
+    pub session: Option<Uuid>,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -43,10 +72,22 @@ impl FromRequestParts<AppState> for CurrentUser {
             tracing::debug!(%error, "access token refused");
             ApiError::Unauthenticated
         })?;
-        Ok(CurrentUser(Principal {
-            user_id: claims.user_id(),
-            role: claims.role,
-        }))
+        let user_id = claims.user_id();
+        let accounts = &state.accounts;
+        // The signature says who the token was for; the database says whether that still
+        // holds, and with which role.
+        let role = match claims.sid {
+            Some(session) => accounts.sessions.active_role(session, user_id).await?,
+            None => accounts.users.active_role(user_id).await?,
+        };
+        let Some(role) = role else {
+            tracing::debug!(user.id = %user_id, "access token of an ended session or account");
+            return Err(ApiError::Unauthenticated);
+        };
+        Ok(SignedIn {
+            principal: Principal { user_id, role },
+            session: claims.sid,
+        })
     }
 }
 // ANCHOR_END: current_user
@@ -109,3 +150,72 @@ impl<R: RoleRequirement> FromRequestParts<AppState> for RequireRole<R> {
     }
 }
 // ANCHOR_END: require_role
+
+// ANCHOR: api_key_auth
+/// Which scope an [`ApiKeyAuth`] requires; a type, like [`RoleRequirement`].
+pub trait ScopeRequirement {
+    const SCOPE: Scope;
+}
+
+/// Reading the key owner's orders.
+#[derive(Debug)]
+pub enum OrdersRead {}
+
+impl ScopeRequirement for OrdersRead {
+    const SCOPE: Scope = Scope::OrdersRead;
+}
+
+/// Reading the catalog.
+#[derive(Debug)]
+pub enum CatalogRead {}
+
+impl ScopeRequirement for CatalogRead {
+    const SCOPE: Scope = Scope::CatalogRead;
+}
+
+/// An integration authenticated by the `X-API-Key` header, whose key carries scope `S`: 401
+/// for a missing, unknown or revoked key (one answer for all three), 403 for a good key
+/// without the scope. The principal is the key's owner, with their current role.
+#[derive(Debug)]
+pub struct ApiKeyAuth<S: ScopeRequirement> {
+    pub owner: Principal,
+    pub key_id: Uuid,
+    _scope: PhantomData<S>,
+}
+
+/// The header integrations send their key in. A header of its own, not `Authorization:
+/// Bearer`, so a key can never be mistaken for an access token or the other way round.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+impl<S: ScopeRequirement> FromRequestParts<AppState> for ApiKeyAuth<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get(API_KEY_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .ok_or(ApiError::Unauthenticated)?;
+        let found = state
+            .accounts
+            .check_api_key(presented.trim())
+            .await?
+            .ok_or(ApiError::InvalidCredentials {
+                detail: "The API key is unknown or revoked.",
+            })?;
+        if !found.key.scopes.contains(&S::SCOPE) {
+            return Err(ApiError::Forbidden {
+                detail: format!("This API key lacks the `{}` scope.", S::SCOPE),
+            });
+        }
+        Ok(ApiKeyAuth {
+            owner: Principal {
+                user_id: found.key.user_id,
+                role: found.owner_role,
+            },
+            key_id: found.key.id,
+            _scope: PhantomData,
+        })
+    }
+}
+// ANCHOR_END: api_key_auth

@@ -1,7 +1,11 @@
 //! The router: every route the service answers, and the middleware every request goes through.
 
+mod accounts;
+mod admin_products;
+mod admin_users;
 mod catalog;
 mod health;
+mod integrations;
 mod reviews;
 
 use std::time::Duration;
@@ -19,8 +23,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use accounts::{ApiKeyBody, ExportBody, ProfileBody, TokenBody};
+pub use admin_products::{ImportBody, ImportReportBody, NewProductBody, Patch, ProductPatchBody};
 pub use catalog::{
-    CategoriesBody, CategoryBody, CategoryProductsBody, PageParams, ProductBody, ProductPageBody,
+    CategoriesBody, CategoryBody, CategoryProductsBody, FacetsBody, PageParams, ProductBody,
+    ProductPageBody, SearchBody, SearchParams,
 };
 pub use health::{Check, CheckStatus, Checks, Health, Overall, Readiness};
 pub use reviews::{AuthorBody, RatingBody, ReviewBody, ReviewParams, ReviewsBody};
@@ -36,6 +43,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Every route, with the state and the middleware stack applied.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
+    let security = state.config.security.clone();
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -45,11 +53,19 @@ pub fn router(state: AppState) -> Router {
             get(catalog::category_products),
         )
         .route("/products", get(catalog::products))
+        .route("/products/search", get(catalog::search))
         .route("/products/{id}", get(catalog::product))
         .route("/products/{id}/reviews", get(reviews::list))
         .route("/products/{id}/rating", get(reviews::rating))
+        .merge(accounts::routes())
+        .merge(admin_users::routes())
+        .merge(admin_products::routes())
+        .merge(integrations::routes())
         .with_state(state);
-    with_middleware(routes, timeout)
+    // The rate limit sits on the routes, inside the middleware stack; CORS and the security
+    // headers sit outside it (see `crate::security`).
+    let routes = crate::security::with_rate_limit(routes, &security);
+    crate::security::with_edge_policies(with_middleware(routes, timeout), &security)
 }
 // ANCHOR_END: router
 

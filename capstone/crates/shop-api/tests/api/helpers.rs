@@ -7,10 +7,12 @@
 //! keeps the URLs in one place. Dropping the `TestApp` stops the server and drops the database.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
-use shop_api::auth::TokenKeys;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use shop_api::auth::{Outbox, TokenKeys};
 use shop_api::{AppState, Config, router, serve};
 use shop_domain::{CategoryId, Email, ProductId, Role, UserId};
 use sqlx::PgPool;
@@ -18,6 +20,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// The signing secret of every test app, so attack tests can forge tokens the way an
+/// attacker who guessed or stole it would (and tests of "another key" use a different one).
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+/// A password that passes the policy, for accounts whose password the test does not care about.
+pub const PASSWORD: &str = "correct battery horse staple 42";
 
 /// A MongoDB address where nothing listens, with a short server-selection timeout so that the
 /// review endpoints give up after half a second.
@@ -44,6 +53,8 @@ pub struct TestApp {
     pub fixtures: Option<Fixtures>,
     /// The app's own token keys, so a test can mint the token a signed-in user would hold.
     pub tokens: TokenKeys,
+    /// Where the app's mail goes: tests read verification tokens here.
+    pub outbox: Outbox,
     pool: PgPool,
     // Kept alive for the test's duration; dropping it drops the database.
     _db: Option<testkit::PgDatabase>,
@@ -55,6 +66,20 @@ impl TestApp {
     /// The app with a migrated, fixture-filled database and MongoDB unreachable.
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with_mongodb(UNREACHABLE_MONGODB, "shop").await
+    }
+
+    /// The app with a migrated, fixture-filled database, MongoDB unreachable, and settings
+    /// changed by `configure` (a tighter rate limit, a CORS allow-list, ...).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let db = testkit::postgres().await;
+        shop_db::MIGRATOR
+            .run(db.pool())
+            .await
+            .expect("the shop migrations apply to a fresh database");
+        let fixtures = insert_fixtures(db.pool()).await;
+        let mut config = test_config(UNREACHABLE_MONGODB, "shop");
+        configure(&mut config);
+        TestApp::start(db.pool().clone(), config, Some(fixtures), Some(db)).await
     }
 
     /// The app with a migrated, fixture-filled database and reviews in `database` at `url`.
@@ -94,10 +119,12 @@ impl TestApp {
             .local_addr()
             .expect("a bound listener has an address");
         let grace = config.shutdown_grace;
-        let state = AppState::new(pool.clone(), config)
+        let mut state = AppState::new(pool.clone(), config)
             .await
             .expect("the test configuration is valid");
         let tokens = state.tokens.clone();
+        let outbox = Outbox::new(false);
+        state.accounts.mailer = Arc::new(outbox.clone());
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(listener, router(state), shutdown.clone(), grace));
         TestApp {
@@ -105,6 +132,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             fixtures,
             tokens,
+            outbox,
             pool,
             _db: db,
             shutdown,
@@ -119,10 +147,11 @@ impl TestApp {
         let id = UserId::generate();
         let email = Email::parse(&format!("{}@example.test", id.as_uuid().simple()))
             .expect("a generated address is valid");
-        sqlx::query("INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO users (id, email, display_name, role) VALUES ($1, $2, $3, $4)")
             .bind(id.as_uuid())
             .bind(email.as_str())
             .bind(format!("Test {role}"))
+            .bind(role.as_str())
             .execute(&self.pool)
             .await
             .expect("the test user inserts");
@@ -187,6 +216,293 @@ impl TestApp {
     pub async fn rating(&self, id: &str) -> reqwest::Response {
         self.get(&format!("/products/{id}/rating")).await
     }
+
+    // Catalog search and the admin's product writes (chapter 05).
+
+    /// The test's database, for tests that arrange rows directly or check what is stored.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// `GET /products/search` with a query string such as `"?q=kettle&sort=price_asc"`.
+    pub async fn search(&self, query: &str) -> reqwest::Response {
+        self.get(&format!("/products/search{query}")).await
+    }
+
+    /// `method path` with a JSON body (if any) and a bearer token (if any).
+    async fn admin_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the test server answers")
+    }
+
+    pub async fn create_product(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.admin_call(reqwest::Method::POST, "/admin/products", token, Some(body))
+            .await
+    }
+
+    pub async fn patch_product(
+        &self,
+        id: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let path = format!("/admin/products/{id}");
+        self.admin_call(reqwest::Method::PATCH, &path, token, Some(body))
+            .await
+    }
+
+    pub async fn archive_product(&self, id: &str, token: Option<&str>) -> reqwest::Response {
+        let path = format!("/admin/products/{id}");
+        self.admin_call(reqwest::Method::DELETE, &path, token, None)
+            .await
+    }
+
+    pub async fn import_products(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.admin_call(
+            reqwest::Method::POST,
+            "/admin/products/import",
+            token,
+            Some(body),
+        )
+        .await
+    }
+
+    // Accounts (chapter 04) and security (chapter 06).
+
+    /// A request to `path` with `token` as its bearer token, if any.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let builder = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(self.request(reqwest::Method::GET, path, Some(token)))
+            .await
+    }
+
+    /// `POST path` with a JSON body and, optionally, a bearer token.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        self.send(self.request(reqwest::Method::POST, path, token).json(body))
+            .await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        request.send().await.expect("the test server answers")
+    }
+
+    pub async fn register(
+        &self,
+        email: &str,
+        display_name: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let body = json!({ "email": email, "display_name": display_name, "password": password });
+        self.post_json("/auth/register", &body, None).await
+    }
+
+    /// The token of the last verification mail sent to `email`.
+    pub fn verification_token(&self, email: &str) -> String {
+        let email = Email::parse(email).expect("tests use valid addresses");
+        let mail = self
+            .outbox
+            .mails_to(&email)
+            .pop()
+            .expect("a verification mail was sent");
+        mail.body
+            .expose_secret()
+            .lines()
+            .find_map(|line| line.strip_prefix("Verification token: "))
+            .expect("the mail carries a token")
+            .to_owned()
+    }
+
+    pub async fn verify_email(&self, token: &str) -> reqwest::Response {
+        self.post_json("/auth/verify-email", &json!({ "token": token }), None)
+            .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        let body = json!({ "email": email, "password": password });
+        self.post_json("/auth/login", &body, None).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        let body = json!({ "refresh_token": refresh_token });
+        self.post_json("/auth/refresh", &body, None).await
+    }
+
+    pub async fn logout(&self, refresh_token: &str) -> reqwest::Response {
+        let body = json!({ "refresh_token": refresh_token });
+        self.post_json("/auth/logout", &body, None).await
+    }
+
+    pub async fn me(&self, token: &str) -> reqwest::Response {
+        self.get_as("/me", token).await
+    }
+
+    pub async fn update_me(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.send(
+            self.request(reqwest::Method::PATCH, "/me", Some(token))
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new: &str,
+    ) -> reqwest::Response {
+        let body = json!({ "current_password": current, "new_password": new });
+        self.post_json("/me/password", &body, Some(token)).await
+    }
+
+    pub async fn create_api_key(
+        &self,
+        token: &str,
+        name: &str,
+        scopes: &[&str],
+    ) -> reqwest::Response {
+        let body = json!({ "name": name, "scopes": scopes });
+        self.post_json("/me/api-keys", &body, Some(token)).await
+    }
+
+    pub async fn api_keys(&self, token: &str) -> reqwest::Response {
+        self.get_as("/me/api-keys", token).await
+    }
+
+    pub async fn revoke_api_key(&self, token: &str, id: &str) -> reqwest::Response {
+        self.send(self.request(
+            reqwest::Method::DELETE,
+            &format!("/me/api-keys/{id}"),
+            Some(token),
+        ))
+        .await
+    }
+
+    /// `GET /integrations/orders` with an API key.
+    pub async fn integration_orders(&self, api_key: &str) -> reqwest::Response {
+        self.send(
+            self.request(reqwest::Method::GET, "/integrations/orders", None)
+                .header("x-api-key", api_key),
+        )
+        .await
+    }
+
+    pub async fn export(&self, token: &str) -> reqwest::Response {
+        self.get_as("/me/export", token).await
+    }
+
+    pub async fn erase(&self, token: &str, password: &str) -> reqwest::Response {
+        self.send(
+            self.request(reqwest::Method::DELETE, "/me", Some(token))
+                .json(&json!({ "password": password })),
+        )
+        .await
+    }
+
+    /// Registers `email` with [`PASSWORD`], verifies the address, signs in: a customer as a
+    /// browser would hold them after sign-up.
+    pub async fn signed_up(&self, email: &str) -> Account {
+        let response = self.register(email, "Test Customer", PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::CREATED,
+            "registration"
+        );
+        let id = response.json::<Value>().await.expect("a profile")["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        let token = self.verification_token(email);
+        assert!(self.verify_email(&token).await.status().is_success());
+        let tokens = self.login(email, PASSWORD).await;
+        assert_eq!(tokens.status(), reqwest::StatusCode::OK, "sign-in");
+        let tokens: Value = tokens.json().await.expect("a token pair");
+        Account {
+            id,
+            email: email.to_owned(),
+            access: tokens["access_token"].as_str().expect("access").to_owned(),
+            refresh: tokens["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        }
+    }
+
+    /// Gives `user` a role directly in the database, as an operator bootstrapping the first
+    /// admin would.
+    pub async fn set_role(&self, user: &str, role: Role) {
+        sqlx::query("UPDATE users SET role = $2 WHERE id = $1::uuid")
+            .bind(user)
+            .bind(role.as_str())
+            .execute(&self.pool)
+            .await
+            .expect("the role updates");
+    }
+
+    /// Places an order for `user` directly in the database (checkout arrives in a later
+    /// lesson): `quantity` of the fixture headphones.
+    pub async fn place_order(&self, user: &str, quantity: i32) -> String {
+        let order = uuid::Uuid::now_v7();
+        sqlx::query("INSERT INTO orders (id, user_id, currency) VALUES ($1, $2::uuid, 'EUR')")
+            .bind(order)
+            .bind(user)
+            .execute(&self.pool)
+            .await
+            .expect("the order inserts");
+        sqlx::query(
+            "INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor)
+             VALUES ($1, $2, $3, 4999)",
+        )
+        .bind(order)
+        .bind(self.fixtures().headphones.as_uuid())
+        .bind(quantity)
+        .execute(&self.pool)
+        .await
+        .expect("the order line inserts");
+        order.to_string()
+    }
+}
+
+/// A signed-up, verified, signed-in customer.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
 }
 
 impl Drop for TestApp {
@@ -196,12 +512,19 @@ impl Drop for TestApp {
 }
 
 fn test_config(mongodb_url: &str, mongodb_database: &str) -> Config {
-    Config {
+    let mut config = Config {
         mongodb_url: SecretString::from(mongodb_url),
         mongodb_database: mongodb_database.to_owned(),
         shutdown_grace: Duration::from_secs(2),
+        jwt_secret: Some(SecretString::from(TEST_JWT_SECRET)),
         ..Config::default()
-    }
+    };
+    // Argon2id at its cheapest: the tests check behaviour, not cost, and should stay fast.
+    // Production keeps the defaults (19 MiB, 2 iterations).
+    config.accounts.password_hash_memory_kib = 64;
+    config.accounts.password_hash_iterations = 1;
+    config.accounts.mail_echo = false;
+    config
 }
 
 async fn insert_fixtures(pool: &PgPool) -> Fixtures {

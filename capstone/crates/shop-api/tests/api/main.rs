@@ -5,10 +5,14 @@
 //! for the reviews that work, MongoDB (`needs_mongodb`). `cargo xtask test` skips and lists
 //! the ones whose service is down.
 
+mod accounts;
+mod admin_products;
+mod catalog_search;
 mod health;
 mod helpers;
 mod products;
 mod reviews;
+mod security;
 mod startup;
 
 use reqwest::Response;

@@ -1,0 +1,302 @@
+//! Exercise 04, authentication and authorization: the checks behind every protected request.
+//!
+//! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-04`
+//! passes; run one part at a time with `--test part_a_claims`, `--test part_b_rbac` or
+//! `--test part_c_api_keys`. The brief is book chapter 04, section "Exercise". Stuck?
+//! `cargo xtask hint 04` shows graded hints one level at a time (they are also in `hints/`).
+//!
+//! Three parts, independent of each other:
+//! - (a) [`validate_claims`]: the time and party checks of a JWT whose signature has already
+//!   been verified, against an injected [`Clock`], with leeway.
+//! - (b) [`permissions`] and [`authorize`]: roles to permissions, plus the ownership rule that
+//!   decides between 404 and 403.
+//! - (c) API keys: [`generate_key`], [`parse_key`], [`hash_secret`], [`KeyStore::verify`] and
+//!   [`KeyStore::rotate`]: a prefix, a public id, a secret stored only as a hash and compared
+//!   in constant time, and scopes.
+//!
+//! Everything that is not a `todo!()` (the types, [`KeyStore::new`], [`KeyStore::insert`],
+//! [`KeyStore::get`]) is given: read it, it is part of the brief.
+
+// Stub bodies ignore their parameters; this line goes away with your solution. `sha2`,
+// `subtle` and `rand` are dependencies already: `use` what you need.
+#![allow(unused_variables)]
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+// Part (a): claims validation
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+
+// ANCHOR: claims
+/// Seconds since the Unix epoch, as every JWT time claim counts them.
+pub type UnixTime = u64;
+
+/// Where "now" comes from. Production reads the system clock; tests inject a fixed time, so a
+/// test about expiry never sleeps and never flakes.
+pub trait Clock {
+    fn now(&self) -> UnixTime;
+}
+
+/// A clock that always says the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedClock(pub UnixTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> UnixTime {
+        self.0
+    }
+}
+
+/// The registered claims of a token whose signature has already been verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience: one or more recipients (RFC 7519 allows a string or an array).
+    pub aud: Vec<String>,
+    /// Subject.
+    pub sub: String,
+    /// Expiration time: the token is refused from this second on.
+    pub exp: UnixTime,
+    /// Not before: the token is refused before this second. Optional.
+    pub nbf: Option<UnixTime>,
+}
+
+/// What this service accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The one issuer we trust.
+    pub issuer: String,
+    /// Our own name: it must be among the token's audiences.
+    pub audience: String,
+    /// Seconds of tolerance for clocks that disagree, applied to `exp` and `nbf`.
+    pub leeway: u64,
+}
+
+/// Why claims were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ClaimsError {
+    #[error("issued by {found:?}, expected {expected:?}")]
+    WrongIssuer { expected: String, found: String },
+    #[error("not meant for {expected:?}")]
+    WrongAudience { expected: String },
+    #[error("expired at {exp}, now is {now}")]
+    Expired { exp: UnixTime, now: UnixTime },
+    #[error("not valid before {nbf}, now is {now}")]
+    NotYetValid { nbf: UnixTime, now: UnixTime },
+}
+// ANCHOR_END: claims
+
+// ANCHOR: validate_claims
+/// Checks the claims in this order, returning the first failure:
+///
+/// 1. `iss` must equal `expected.issuer` exactly → [`ClaimsError::WrongIssuer`];
+/// 2. `aud` must contain `expected.audience` → [`ClaimsError::WrongAudience`];
+/// 3. with `now = clock.now()`: the token has expired when `now >= exp + leeway`
+///    → [`ClaimsError::Expired`];
+/// 4. with an `nbf`: it is not valid yet when `now + leeway < nbf` → [`ClaimsError::NotYetValid`].
+///
+/// Additions must not overflow: an `exp` of `u64::MAX` is a token that never expires, not a
+/// panic (look at `u64::saturating_add`).
+pub fn validate_claims(
+    claims: &Claims,
+    expected: &Expected,
+    clock: &impl Clock,
+) -> Result<(), ClaimsError> {
+    todo!("part (a): check iss, aud, exp and nbf (book chapter 04, Exercise)")
+}
+// ANCHOR_END: validate_claims
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+// Part (b): an RBAC guard with ownership
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+
+// ANCHOR: rbac
+/// A user's role in the shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Customer,
+    Support,
+    Admin,
+}
+
+/// What a role allows beyond a user's own orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ViewAnyOrder,
+    CancelAnyOrder,
+    RefundOrder,
+    ManageUsers,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: u64,
+    pub role: Role,
+}
+
+/// The object being accessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    pub id: u64,
+    pub owner: u64,
+}
+
+/// What the caller wants to do to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    View,
+    Cancel,
+    Refund,
+}
+
+/// A refusal, and the status code it becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// 404: the caller may not know the order exists.
+    NotFound,
+    /// 403: the caller may see the order but not do this to it.
+    Forbidden,
+}
+// ANCHOR_END: rbac
+
+// ANCHOR: permissions
+/// The permissions of each role:
+///
+/// | role     | permissions                                                    |
+/// |----------|----------------------------------------------------------------|
+/// | Customer | none                                                           |
+/// | Support  | `ViewAnyOrder`                                                 |
+/// | Admin    | `ViewAnyOrder`, `CancelAnyOrder`, `RefundOrder`, `ManageUsers` |
+pub fn permissions(role: Role) -> &'static [Permission] {
+    todo!("part (b): the role → permissions table (book chapter 04, Exercise)")
+}
+
+/// Decides whether `principal` may do `action` to `order`:
+///
+/// - **View**: the owner, or a role with `ViewAnyOrder`.
+/// - **Cancel**: the owner, or a role with `CancelAnyOrder`.
+/// - **Refund**: only a role with `RefundOrder`; owning the order is not enough (nobody
+///   refunds themselves).
+///
+/// When the action is not allowed, the answer depends on whether the caller may *see* the
+/// order (is its owner, or has `ViewAnyOrder`): if so, [`Denied::Forbidden`]; if not,
+/// [`Denied::NotFound`], so that a stranger cannot tell an order that exists from one that
+/// does not.
+pub fn authorize(principal: &Principal, action: OrderAction, order: &Order) -> Result<(), Denied> {
+    todo!("part (b): permissions plus ownership, 404 or 403 (book chapter 04, Exercise)")
+}
+// ANCHOR_END: permissions
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+// Part (c): API keys
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+
+// ANCHOR: keys
+/// What every key of this exercise starts with.
+pub const PREFIX: &str = "sk_test_";
+/// The public id: 16 lowercase hexadecimal characters (8 random bytes).
+pub const ID_LEN: usize = 16;
+/// The secret: 64 lowercase hexadecimal characters (32 random bytes).
+pub const SECRET_LEN: usize = 64;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    OrdersRead,
+    OrdersWrite,
+}
+
+/// What the server keeps for a key: never the secret, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub id: String,
+    pub owner: u64,
+    pub scopes: Vec<Scope>,
+    pub secret_hash: [u8; 32],
+    pub revoked: bool,
+}
+
+/// Why a presented key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
+    #[error("not a key of the form {PREFIX}<id>_<secret>")]
+    Malformed,
+    #[error("no key with this id")]
+    Unknown,
+    #[error("the secret does not match")]
+    WrongSecret,
+    #[error("the key has been revoked")]
+    Revoked,
+    #[error("the key lacks the {0:?} scope")]
+    MissingScope(Scope),
+}
+
+/// The keys, by id.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    keys: HashMap<String, StoredKey>,
+}
+
+impl KeyStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores a key, replacing one with the same id.
+    pub fn insert(&mut self, key: StoredKey) {
+        self.keys.insert(key.id.clone(), key);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&StoredKey> {
+        self.keys.get(id)
+    }
+}
+// ANCHOR_END: keys
+
+// ANCHOR: key_functions
+/// SHA-256 of a secret. (A fast hash is right here, unlike for passwords: the secret is 256
+/// random bits, so there is no dictionary to try.)
+pub fn hash_secret(secret: &str) -> [u8; 32] {
+    todo!("part (c): SHA-256 of the secret (book chapter 04, Exercise)")
+}
+
+/// Makes a new key for `owner`: returns the whole key, `sk_test_<id>_<secret>`, to show the
+/// user once, and the [`StoredKey`] to keep (not revoked, holding `hash_secret(secret)`).
+/// The id and the secret are lowercase hex of fresh random bytes (`rand::random`), of
+/// [`ID_LEN`] and [`SECRET_LEN`] characters.
+pub fn generate_key(owner: u64, scopes: Vec<Scope>) -> (String, StoredKey) {
+    todo!("part (c): make an id and a secret, keep only the hash (book chapter 04, Exercise)")
+}
+
+/// Splits a presented key into `(id, secret)`. It must be exactly [`PREFIX`], an id of
+/// [`ID_LEN`] lowercase hex characters, `_`, and a secret of [`SECRET_LEN`] lowercase hex
+/// characters; anything else is [`KeyError::Malformed`].
+pub fn parse_key(presented: &str) -> Result<(&str, &str), KeyError> {
+    todo!("part (c): split sk_test_<id>_<secret> and check both parts (book chapter 04, Exercise)")
+}
+
+impl KeyStore {
+    /// Accepts a presented key that needs `needed`, returning its owner. In this order:
+    /// [`parse_key`] (→ `Malformed`); look the id up (→ `Unknown`); compare
+    /// `hash_secret(secret)` with the stored hash **in constant time** with
+    /// `subtle::ConstantTimeEq` (→ `WrongSecret`); then `Revoked`; then
+    /// `MissingScope(needed)`.
+    pub fn verify(&self, presented: &str, needed: Scope) -> Result<u64, KeyError> {
+        todo!(
+            "part (c): parse, look up, compare in constant time, then revoked and scope (book chapter 04, Exercise)"
+        )
+    }
+
+    /// Replaces key `id` of `owner`: marks it revoked, stores a new key with the same owner
+    /// and scopes, and returns the new whole key. `Unknown` when there is no such key *or*
+    /// it belongs to someone else (do not tell them apart); `Revoked` when it is already
+    /// revoked.
+    pub fn rotate(&mut self, id: &str, owner: u64) -> Result<String, KeyError> {
+        todo!("part (c): revoke the old key and store a new one (book chapter 04, Exercise)")
+    }
+}
+// ANCHOR_END: key_functions

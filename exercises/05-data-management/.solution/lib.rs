@@ -1,0 +1,553 @@
+//! Exercise 05, data management: the reference solution.
+//!
+//! Try the exercise first (`exercises/05-data-management/src/lib.rs`, hints in `hints/`), then
+//! compare. Run the shared tests against this file with `cargo test -p exercise-05-solution`.
+//!
+//! The public API is the stub's, item for item; only the bodies (and the private helpers they
+//! use) differ.
+//!
+//! Three parts, in order:
+//! - (a) [`Cursor::encode`] and [`Cursor::decode`]: an opaque, versioned keyset cursor that
+//!   refuses garbage and tampering with a typed [`CursorError`].
+//! - (b) [`SortSpec::parse`] and [`ListRequest::to_sql`]: an allow-listed sort and typed
+//!   filters turned into SQL text plus a list of bind values. No value ever enters the text.
+//! - (c) [`NewProductRequest::validate`]: every rule checked, *every* broken one reported.
+//!
+//! Nothing here talks to a database: [`Sql`] is the text and the binds a driver would send,
+//! which is exactly what the tests look at. Everything that is not a `todo!()` (the types,
+//! the constants, [`like_pattern`]) is given: read it, it is part of the brief.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+// ---------------------------------------------------------------------------------------------
+// The listing: what can be sorted on, in which direction
+// ---------------------------------------------------------------------------------------------
+
+// ANCHOR: sort
+/// The columns a client may sort the catalog by: the allow-list. Anything else is refused
+/// before any SQL exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortField {
+    /// `price_minor`, a whole number of cents.
+    Price,
+    /// `name`, text.
+    Name,
+    /// `created_at`, as whole seconds since the Unix epoch in cursors.
+    Created,
+}
+
+impl SortField {
+    /// The column this field sorts by. A `&'static str`: only these three strings can ever
+    /// become part of the SQL text.
+    pub const fn column(self) -> &'static str {
+        match self {
+            SortField::Price => "price_minor",
+            SortField::Name => "name",
+            SortField::Created => "created_at",
+        }
+    }
+
+    /// The name clients use in `?sort=`: `price`, `name`, `created`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SortField::Price => "price",
+            SortField::Name => "name",
+            SortField::Created => "created",
+        }
+    }
+}
+
+/// Ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// A sort: a field and a direction, e.g. `-price` (price, highest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SortSpec {
+    pub field: SortField,
+    pub direction: Direction,
+}
+// ANCHOR_END: sort
+
+/// A value sent to the database as a bind parameter (`$1`, `$2`, ...), never as SQL text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Int(i64),
+    Text(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part (a): the cursor
+// ---------------------------------------------------------------------------------------------
+
+// ANCHOR: cursor
+/// Where the previous page ended: the last row's sort key and its id (the tie-breaker).
+///
+/// A client receives it as an opaque string and sends it back as `?after=...`; it must not
+/// read or build one. [`Cursor::encode`] writes the JSON object
+///
+/// ```json
+/// {"v":1,"sort":"price","key":1299,"id":42}
+/// ```
+///
+/// (members in exactly that order, no spaces) as base64url **without padding** (RFC 4648 §5:
+/// `-` and `_` instead of `+` and `/`, no trailing `=`), so it can sit in a URL unescaped.
+/// `v` is [`Cursor::VERSION`]; `sort` is the field's [`SortField::name`]; `key` is a JSON number
+/// for `price` and `created` and a JSON string for `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub sort: SortField,
+    pub key: Value,
+    pub id: i64,
+}
+
+/// Why a string is not a cursor this server issued. A handler answers each with 400.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CursorError {
+    /// Not base64url without padding (an `=`, a `+`, a space, a truncated string, ...).
+    #[error("the cursor is not base64url")]
+    Encoding,
+    /// Valid base64url, but the bytes are not the JSON object described on [`Cursor`]: not
+    /// JSON, missing or extra members, an unknown sort, or a `key` of the wrong type for the
+    /// sort (a string for `price`, a number for `name`).
+    #[error("the cursor is malformed")]
+    Malformed,
+    /// A well-formed cursor of a version this server does not read (any `v` other than
+    /// [`Cursor::VERSION`]).
+    #[error("cursor version {0} is not supported")]
+    UnsupportedVersion(u64),
+}
+// ANCHOR_END: cursor
+
+// The JSON form, private: clients never see these names, so they can change with a new version.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorWire {
+    v: u64,
+    sort: SortField,
+    key: Value,
+    id: i64,
+}
+
+impl Cursor {
+    /// The cursor format this code writes and reads.
+    pub const VERSION: u64 = 1;
+
+    /// The opaque form: base64url (no padding) of the JSON shown on [`Cursor`].
+    pub fn encode(&self) -> String {
+        let wire = CursorWire {
+            v: Self::VERSION,
+            sort: self.sort,
+            key: self.key.clone(),
+            id: self.id,
+        };
+        // Serializing a struct of plain values to JSON cannot fail.
+        let json = serde_json::to_vec(&wire).expect("a cursor always serializes");
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Reads a cursor written by [`Cursor::encode`]. The checks, in order: base64url
+    /// ([`CursorError::Encoding`]), a JSON object with exactly the four members
+    /// ([`CursorError::Malformed`]), the version ([`CursorError::UnsupportedVersion`]), and a
+    /// key whose type matches the sort ([`CursorError::Malformed`]).
+    pub fn decode(text: &str) -> Result<Cursor, CursorError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| CursorError::Encoding)?;
+        let wire: CursorWire =
+            serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)?;
+        if wire.v != Self::VERSION {
+            return Err(CursorError::UnsupportedVersion(wire.v));
+        }
+        let key_fits = matches!(
+            (wire.sort, &wire.key),
+            (SortField::Price | SortField::Created, Value::Int(_))
+                | (SortField::Name, Value::Text(_))
+        );
+        if !key_fits {
+            return Err(CursorError::Malformed);
+        }
+        Ok(Cursor {
+            sort: wire.sort,
+            key: wire.key,
+            id: wire.id,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part (b): the filter-to-SQL builder
+// ---------------------------------------------------------------------------------------------
+
+// ANCHOR: request
+/// A listing request once the query string has been parsed into types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    pub filters: Filters,
+    pub sort: SortSpec,
+    /// Where the previous page ended; `None` for the first page.
+    pub after: Option<Cursor>,
+    /// Rows per page, already checked to be 1 to [`MAX_LIMIT`].
+    pub limit: u32,
+}
+
+/// The typed filters. `None` means "no condition".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    /// Only this category: `category_slug = $n`.
+    pub category: Option<String>,
+    /// Only prices at or above: `price_minor >= $n`.
+    pub min_price: Option<i64>,
+    /// Only prices at or below: `price_minor <= $n`.
+    pub max_price: Option<i64>,
+    /// Only names containing this text, case-insensitively, wildcards taken literally:
+    /// `name ILIKE $n ESCAPE '\'` with the bind [`like_pattern`]`(text)`.
+    pub search: Option<String>,
+}
+
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: u32 = 100;
+
+/// SQL text and its bind values, in `$1, $2, ...` order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sql {
+    pub text: String,
+    pub binds: Vec<Value>,
+}
+
+/// Why a `?sort=` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("cannot sort by `{0}`: use price, name or created, with a leading - for descending")]
+pub struct UnknownSort(pub String);
+// ANCHOR_END: request
+
+/// `text` as an `ILIKE` pattern that matches it anywhere, literally: `\`, `%` and `_` are
+/// escaped with a backslash, then the result is wrapped in `%...%`. `50%_off` becomes
+/// `%50\%\_off%`. (Given: sanitizing a *value* for the meaning LIKE gives it, which bind
+/// parameters alone do not do.)
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl SortSpec {
+    /// Parses a `?sort=` value: a field name from the allow-list (`price`, `name`,
+    /// `created`; exact, lower case), optionally preceded by `-` for descending. Anything
+    /// else, including surrounding spaces, an empty string or `--price`, is [`UnknownSort`]
+    /// carrying the input unchanged.
+    pub fn parse(input: &str) -> Result<SortSpec, UnknownSort> {
+        let (direction, name) = match input.strip_prefix('-') {
+            Some(rest) => (Direction::Desc, rest),
+            None => (Direction::Asc, input),
+        };
+        let field = match name {
+            "price" => SortField::Price,
+            "name" => SortField::Name,
+            "created" => SortField::Created,
+            _ => return Err(UnknownSort(input.to_owned())),
+        };
+        Ok(SortSpec { field, direction })
+    }
+}
+
+// ANCHOR: to_sql
+impl ListRequest {
+    /// The query for one page. The text, exactly (one space between parts):
+    ///
+    /// ```sql
+    /// SELECT id, name, price_minor, created_at FROM products
+    /// WHERE <conditions joined by " AND ">
+    /// ORDER BY <column> <ASC|DESC>, id <ASC|DESC> LIMIT $n
+    /// ```
+    ///
+    /// on one line: `SELECT id, name, price_minor, created_at FROM products WHERE ... ORDER
+    /// BY ...`. `WHERE` and its conditions are left out when there are none. The conditions,
+    /// in this order, each only when its filter is set:
+    ///
+    /// 1. `category_slug = $n`
+    /// 2. `price_minor >= $n`
+    /// 3. `price_minor <= $n`
+    /// 4. `name ILIKE $n ESCAPE '\'` (the bind is [`like_pattern`] of the search text)
+    /// 5. with a cursor, the keyset condition `(<column>, id) > ($n, $m)`, or `<` when the
+    ///    direction is descending; the binds are the cursor's key, then its id.
+    ///
+    /// The sort column comes from [`SortField::column`]; the id breaks ties and goes the same
+    /// direction. `LIMIT` binds `limit + 1` (as a `Value::Int`): the extra row tells whether
+    /// another page exists. Placeholders are numbered from `$1` in the order they appear.
+    ///
+    /// A cursor issued for another sort field cannot be used: that is
+    /// `Err(CursorError::Malformed)` (its key would be compared with the wrong column).
+    pub fn to_sql(&self) -> Result<Sql, CursorError> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut binds: Vec<Value> = Vec::new();
+        // Each placeholder's number is the bind's position, so text and list cannot disagree.
+        let bind = |value: Value, binds: &mut Vec<Value>| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+
+        if let Some(category) = &self.filters.category {
+            let p = bind(Value::Text(category.clone()), &mut binds);
+            conditions.push(format!("category_slug = {p}"));
+        }
+        if let Some(min) = self.filters.min_price {
+            let p = bind(Value::Int(min), &mut binds);
+            conditions.push(format!("price_minor >= {p}"));
+        }
+        if let Some(max) = self.filters.max_price {
+            let p = bind(Value::Int(max), &mut binds);
+            conditions.push(format!("price_minor <= {p}"));
+        }
+        if let Some(search) = &self.filters.search {
+            let p = bind(Value::Text(like_pattern(search)), &mut binds);
+            conditions.push(format!("name ILIKE {p} ESCAPE '\\'"));
+        }
+        let column = self.sort.field.column();
+        let (op, dir) = match self.sort.direction {
+            Direction::Asc => (">", "ASC"),
+            Direction::Desc => ("<", "DESC"),
+        };
+        if let Some(cursor) = &self.after {
+            if cursor.sort != self.sort.field {
+                return Err(CursorError::Malformed);
+            }
+            let key = bind(cursor.key.clone(), &mut binds);
+            let id = bind(Value::Int(cursor.id), &mut binds);
+            conditions.push(format!("({column}, id) {op} ({key}, {id})"));
+        }
+
+        let mut text = String::from("SELECT id, name, price_minor, created_at FROM products");
+        if !conditions.is_empty() {
+            text.push_str(" WHERE ");
+            text.push_str(&conditions.join(" AND "));
+        }
+        let limit = bind(Value::Int(i64::from(self.limit) + 1), &mut binds);
+        text.push_str(&format!(" ORDER BY {column} {dir}, id {dir} LIMIT {limit}"));
+        Ok(Sql { text, binds })
+    }
+}
+// ANCHOR_END: to_sql
+
+// ---------------------------------------------------------------------------------------------
+// Part (c): validation at the boundary
+// ---------------------------------------------------------------------------------------------
+
+// ANCHOR: validation_types
+/// The body of `POST /products` as the client sent it: plain values, nothing checked yet.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProductRequest {
+    pub sku: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub category: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One broken rule: where, as a JSON Pointer (RFC 6901) into the body written as a URI
+/// fragment (`#/name`, the form RFC 9457's example uses), and what, for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub detail: String,
+}
+
+/// A product that passed every rule, normalised. Private fields: [`NewProductRequest::validate`]
+/// is the only way to get one, so holding a `ValidProduct` proves the rules were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidProduct {
+    sku: String,
+    name: String,
+    price_minor: i64,
+    category: String,
+    description: String,
+}
+
+impl ValidProduct {
+    pub fn sku(&self) -> &str {
+        &self.sku
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn price_minor(&self) -> i64 {
+        self.price_minor
+    }
+    pub fn category(&self) -> &str {
+        &self.category
+    }
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+}
+
+/// The most characters a name may have (after normalising).
+pub const MAX_NAME_CHARS: usize = 200;
+/// The most characters a description may have (after trimming).
+pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
+/// The highest price accepted, in cents: 1,000,000.00.
+pub const MAX_PRICE_MINOR: i64 = 100_000_000;
+
+/// `TryFrom` is the conventional spelling of "this conversion can fail"; it is [`validate`].
+///
+/// [`validate`]: NewProductRequest::validate
+impl TryFrom<NewProductRequest> for ValidProduct {
+    type Error = Vec<FieldError>;
+
+    fn try_from(request: NewProductRequest) -> Result<Self, Self::Error> {
+        request.validate()
+    }
+}
+// ANCHOR_END: validation_types
+
+// ANCHOR: validate
+impl NewProductRequest {
+    /// Checks every field and reports **every** broken rule, in field order (`#/sku`, `#/name`,
+    /// `#/price_minor`, `#/category`, `#/description`), at most one error per field, each with a
+    /// non-empty `detail`. The rules, after normalising:
+    ///
+    /// - `sku`: trimmed and upper-cased; 3 to 32 characters, only `A`-`Z`, `0`-`9` and `-`, no
+    ///   `-` first, last or twice in a row (`" mug-red-01 "` becomes `MUG-RED-01`).
+    /// - `name`: trimmed, every run of whitespace inside replaced by one space; then 1 to
+    ///   [`MAX_NAME_CHARS`] characters, none of them a control character (`char::is_control`).
+    /// - `price_minor`: 1 to [`MAX_PRICE_MINOR`].
+    /// - `category`: a slug, unchanged: one or more groups of `a`-`z` and `0`-`9` joined by
+    ///   single `-` (`home-audio`).
+    /// - `description`: absent means empty; otherwise trimmed, at most
+    ///   [`MAX_DESCRIPTION_CHARS`] characters.
+    ///
+    /// Characters are `char`s, not bytes: `"é"` is one.
+    pub fn validate(self) -> Result<ValidProduct, Vec<FieldError>> {
+        let sku = check_sku(&self.sku);
+        let name = check_name(&self.name);
+        let price = check_price(self.price_minor);
+        let category = check_category(&self.category);
+        let description = check_description(self.description.as_deref());
+        match (sku, name, price, category, description) {
+            (Ok(sku), Ok(name), Ok(price_minor), Ok(category), Ok(description)) => {
+                Ok(ValidProduct {
+                    sku,
+                    name,
+                    price_minor,
+                    category,
+                    description,
+                })
+            }
+            (sku, name, price, category, description) => Err([
+                sku.err(),
+                name.err(),
+                price.err(),
+                category.err(),
+                description.err(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()),
+        }
+    }
+}
+// ANCHOR_END: validate
+
+fn field_error(field: &str, detail: impl Into<String>) -> FieldError {
+    FieldError {
+        pointer: format!("#/{field}"),
+        detail: detail.into(),
+    }
+}
+
+fn check_sku(raw: &str) -> Result<String, FieldError> {
+    let sku = raw.trim().to_ascii_uppercase();
+    let len = sku.chars().count();
+    if !(3..=32).contains(&len) {
+        return Err(field_error(
+            "sku",
+            format!("must be 3 to 32 characters, got {len}"),
+        ));
+    }
+    let allowed = sku
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+    if !allowed || sku.split('-').any(str::is_empty) {
+        return Err(field_error(
+            "sku",
+            "only letters, digits and single hyphens between them",
+        ));
+    }
+    Ok(sku)
+}
+
+fn check_name(raw: &str) -> Result<String, FieldError> {
+    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let len = name.chars().count();
+    if len == 0 {
+        return Err(field_error("name", "must not be empty"));
+    }
+    if len > MAX_NAME_CHARS {
+        return Err(field_error(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters, got {len}"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(field_error("name", "must not contain control characters"));
+    }
+    Ok(name)
+}
+
+fn check_price(price_minor: i64) -> Result<i64, FieldError> {
+    if (1..=MAX_PRICE_MINOR).contains(&price_minor) {
+        Ok(price_minor)
+    } else {
+        Err(field_error(
+            "price_minor",
+            format!("must be 1 to {MAX_PRICE_MINOR} cents, got {price_minor}"),
+        ))
+    }
+}
+
+fn check_category(raw: &str) -> Result<String, FieldError> {
+    let is_slug = raw.split('-').all(|group| {
+        !group.is_empty()
+            && group
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if is_slug {
+        Ok(raw.to_owned())
+    } else {
+        Err(field_error(
+            "category",
+            "must be a slug: lower-case letters and digits, words joined by single hyphens",
+        ))
+    }
+}
+
+fn check_description(raw: Option<&str>) -> Result<String, FieldError> {
+    let description = raw.unwrap_or_default().trim();
+    let len = description.chars().count();
+    if len > MAX_DESCRIPTION_CHARS {
+        return Err(field_error(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters, got {len}"),
+        ));
+    }
+    Ok(description.to_owned())
+}

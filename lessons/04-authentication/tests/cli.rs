@@ -1,0 +1,165 @@
+//! The demo binary from the outside: bad flags and bad configuration fail clearly, the story
+//! runs to completion, and `--serve` serves until Ctrl-C.
+//!
+//! `cargo test -p lesson-04 --test cli`
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+const DEMO: &str = env!("CARGO_BIN_EXE_lesson-04");
+
+fn demo(args: &[&str]) -> Output {
+    Command::new(DEMO)
+        .args(args)
+        .env_remove("LESSON04_JWT_SECRET")
+        .env_remove("LESSON04_PEPPER")
+        .output()
+        .expect("the demo binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The first thing a learner runs: it must finish on its own and tell every step.
+#[test]
+fn the_whole_story_runs_to_completion() {
+    let output = demo(&[]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        text(&output.stderr)
+    );
+    for step in 1..=8 {
+        assert!(
+            stdout.contains(&format!("Step {step} · ")),
+            "step {step} missing:\n{stdout}"
+        );
+    }
+    for claim in [
+        "rehashed: true",
+        "ReuseDetected",
+        "403 Forbidden",
+        "404 Not Found",
+        "nonce does not match",
+    ] {
+        assert!(stdout.contains(claim), "{claim:?} missing:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("absent: a random value for this run"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn no_secret_is_ever_printed_whole() {
+    let secret = "a-jwt-secret-that-is-long-enough-for-hs256";
+    let output = Command::new(DEMO)
+        .env("LESSON04_JWT_SECRET", secret)
+        .env(
+            "LESSON04_PEPPER",
+            "a-pepper-that-is-long-enough-for-argon2id",
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let all = text(&output.stdout) + &text(&output.stderr);
+    assert!(!all.contains(secret));
+    assert!(!all.contains("pepper-that"));
+    assert!(
+        !all.contains("alice's long passphrase"),
+        "passwords print as •••"
+    );
+    assert!(all.contains("read from the environment"));
+}
+
+#[test]
+fn one_step_runs_on_its_own() {
+    let output = demo(&["--only", "api-keys"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("Step 6 · "), "{stdout}");
+    assert!(!stdout.contains("Step 3 · "), "{stdout}");
+    assert!(stdout.contains("Step 8 · Shut down"), "{stdout}");
+}
+
+#[test]
+fn a_short_secret_stops_the_program_with_advice() {
+    let output = Command::new(DEMO)
+        .env("LESSON04_JWT_SECRET", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("LESSON04_JWT_SECRET must be at least 32 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the value itself is never echoed"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let output = demo(&["--only", "everything"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--only"));
+    let output = demo(&["--addr", "127.0.0.1:8080"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--serve"));
+}
+
+/// `--serve` answers real requests; SIGINT (Ctrl-C) stops it gracefully.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_mode_answers_until_ctrl_c() {
+    let mut child = Command::new(DEMO)
+        .args(["--serve", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first_line = String::new();
+    stdout.read_line(&mut first_line).unwrap();
+    let base = first_line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
+        .trim_end_matches('.')
+        .to_owned();
+
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let login = http
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({ "email": "root@shop.test", "password": "administrator passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "the seeded admin can log in");
+    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let users = http
+        .get(format!("{base}/admin/users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 200);
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    assert!(child.wait().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("Stopped."), "{rest}");
+}

@@ -1,0 +1,77 @@
+//! The demo binary from the outside: without PostgreSQL it explains itself and exits 1, bad
+//! flags are usage errors (exit 2), `--help` works, and with PostgreSQL the whole story runs.
+//!
+//! `cargo test -p lesson-05 --test cli`
+
+use std::process::{Command, Output};
+
+const DEMO: &str = env!("CARGO_BIN_EXE_lesson-05");
+
+fn demo(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(DEMO)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the demo binary runs")
+}
+
+#[test]
+fn an_unreachable_postgres_is_explained_and_exits_1_without_a_panic() {
+    let output = demo(
+        &[],
+        &[("DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/x")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PostgreSQL is not reachable"), "{stderr}");
+    assert!(stderr.contains("cargo xtask services up"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let all = format!("{}{stderr}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        !all.contains("hunter2"),
+        "the password is never printed: {all}"
+    );
+    assert!(!all.contains("Step 2"), "nothing runs after step 1: {all}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["--products", "3"][..],
+        &["--page-size", "0"],
+        &["--frobnicate"],
+    ] {
+        let output = demo(args, &[]);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(args[0]), "{stderr}");
+    }
+}
+
+#[test]
+fn help_lists_the_options() {
+    let output = demo(&["--help"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--products", "--page-size", "--keep"] {
+        assert!(stdout.contains(flag), "{stdout}");
+    }
+}
+
+/// The whole demo against a real server. It uses its own fixed database name, so this is the
+/// one test of the crate that must not run twice at once (cargo runs it once).
+#[test]
+fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
+    let output = demo(&["--products", "300", "--page-size", "10"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    for step in 1..=7 {
+        assert!(
+            stdout.contains(&format!("Step {step} ·")),
+            "step {step}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("was dropped again"), "{stdout}");
+}

@@ -1,0 +1,269 @@
+//! Rate limiting: a token bucket per client as axum middleware, and the window counters it is
+//! usually compared with.
+//!
+//! Every algorithm here takes the current time as an argument instead of reading a clock, so
+//! the tests (`tests/limits.rs`) drive them through minutes of simulated traffic without one
+//! sleep. The middleware reads tokio's clock, which `#[tokio::test(start_paused = true)]`
+//! freezes and `tokio::time::advance` moves.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
+
+use crate::client_ip::client_ip;
+use crate::problem::Problem;
+
+// ANCHOR: token_bucket
+/// A token bucket: holds up to `capacity` tokens, gains `per_second` tokens a second, and each
+/// request takes one. A client that has been quiet can send a burst of `capacity` requests;
+/// after that it gets `per_second` a second, however hard it pushes.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_second: f64,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(capacity: u32, per_second: f64, now: Instant) -> Self {
+        TokenBucket {
+            capacity: f64::from(capacity),
+            per_second,
+            tokens: f64::from(capacity),
+            updated: now,
+        }
+    }
+
+    /// Takes a token if there is one and returns how many are left; otherwise returns how long
+    /// until the next token. Refilling happens here, lazily: a bucket nobody asks about costs
+    /// nothing, which is what makes one bucket per client affordable.
+    pub fn try_take(&mut self, now: Instant) -> Result<u32, Duration> {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            // Whole tokens left: a fraction of a token is not a request anyone may send.
+            Ok(self.tokens as u32)
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / self.per_second,
+            ))
+        }
+    }
+
+    /// True when the bucket would be full at `now`: forgetting it changes nothing.
+    pub fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens + elapsed * self.per_second >= self.capacity
+    }
+}
+// ANCHOR_END: token_bucket
+
+// ANCHOR: windows
+/// A fixed-window counter: at most `limit` hits per window, windows aligned to `origin`.
+/// Simple and cheap, with one flaw: a client can spend one window's allowance at its very end
+/// and the next window's at the very start, `2 × limit` hits in a moment.
+#[derive(Debug, Clone)]
+pub struct FixedWindow {
+    limit: u32,
+    window: Duration,
+    origin: Instant,
+    index: u64,
+    count: u32,
+}
+
+impl FixedWindow {
+    pub fn new(limit: u32, window: Duration, origin: Instant) -> Self {
+        FixedWindow {
+            limit,
+            window,
+            origin,
+            index: 0,
+            count: 0,
+        }
+    }
+
+    pub fn try_hit(&mut self, now: Instant) -> bool {
+        let index = (now.saturating_duration_since(self.origin).as_nanos()
+            / self.window.as_nanos().max(1)) as u64;
+        if index != self.index {
+            self.index = index;
+            self.count = 0;
+        }
+        if self.count < self.limit {
+            self.count += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A sliding-window counter: the fixed windows' two counters, blended. The estimate of hits
+/// in the last `window` is this window's count plus the previous window's count weighted by
+/// how much of the previous window the sliding window still covers. Two integers per client,
+/// and no burst at the boundary (the estimate assumes the previous window's hits were evenly
+/// spread, which errs a little either way; a *log* of timestamps is exact and costs memory).
+#[derive(Debug, Clone)]
+pub struct SlidingWindow {
+    limit: u32,
+    window: Duration,
+    origin: Instant,
+    index: u64,
+    current: u32,
+    previous: u32,
+}
+
+impl SlidingWindow {
+    pub fn new(limit: u32, window: Duration, origin: Instant) -> Self {
+        SlidingWindow {
+            limit,
+            window,
+            origin,
+            index: 0,
+            current: 0,
+            previous: 0,
+        }
+    }
+
+    /// Moves the counters to the window `now` falls in; returns how far into it `now` is (0..1).
+    fn roll(&mut self, now: Instant) -> f64 {
+        let since = now.saturating_duration_since(self.origin).as_nanos();
+        let window = self.window.as_nanos().max(1);
+        let index = (since / window) as u64;
+        if index != self.index {
+            self.previous = if index == self.index + 1 {
+                self.current
+            } else {
+                0
+            };
+            self.current = 0;
+            self.index = index;
+        }
+        (since % window) as f64 / window as f64
+    }
+
+    /// The estimated number of hits in the `window` before `now`.
+    pub fn estimate(&mut self, now: Instant) -> f64 {
+        let into = self.roll(now);
+        f64::from(self.previous) * (1.0 - into) + f64::from(self.current)
+    }
+
+    /// Ok if one more hit fits; otherwise roughly how long until one does.
+    pub fn check(&mut self, now: Instant) -> Result<(), Duration> {
+        let into = self.roll(now);
+        let room = f64::from(self.limit) - 1.0 - f64::from(self.current);
+        if f64::from(self.previous) * (1.0 - into) <= room {
+            return Ok(());
+        }
+        let window = self.window.as_secs_f64();
+        // Still in this window: wait until enough of the previous window has slid out.
+        if room >= 0.0 && self.previous > 0 {
+            let needed = 1.0 - room / f64::from(self.previous);
+            return Err(Duration::from_secs_f64((needed - into) * window));
+        }
+        // Not before the next window; there this window's count plays the previous one's part.
+        let room_next = f64::from(self.limit) - 1.0;
+        let needed_next = if self.current == 0 {
+            0.0
+        } else {
+            (1.0 - room_next / f64::from(self.current)).max(0.0)
+        };
+        Err(Duration::from_secs_f64((1.0 - into + needed_next) * window))
+    }
+
+    pub fn record(&mut self, now: Instant) {
+        self.roll(now);
+        self.current = self.current.saturating_add(1);
+    }
+
+    /// `check`, then `record` if it passed.
+    pub fn try_hit(&mut self, now: Instant) -> Result<(), Duration> {
+        self.check(now)?;
+        self.record(now);
+        Ok(())
+    }
+}
+// ANCHOR_END: windows
+
+// ANCHOR: middleware
+/// One token bucket per client address, shared by every request.
+#[derive(Debug)]
+pub struct RateLimiter {
+    pub capacity: u32,
+    pub per_second: f64,
+    /// Peers whose `X-Forwarded-For` is believed (see [`client_ip`]).
+    pub trusted_proxies: Vec<IpAddr>,
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+}
+
+/// The most clients remembered before full buckets are forgotten. Without a bound, an attacker
+/// with many addresses (IPv6 gives everyone billions) grows the map until the server dies.
+const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+impl RateLimiter {
+    pub fn new(capacity: u32, per_second: f64, trusted_proxies: Vec<IpAddr>) -> Arc<Self> {
+        Arc::new(RateLimiter {
+            capacity,
+            per_second,
+            trusted_proxies,
+            buckets: Mutex::default(),
+        })
+    }
+
+    /// Takes a token from `client`'s bucket.
+    pub fn check(&self, client: IpAddr, now: Instant) -> Result<u32, Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= MAX_TRACKED_CLIENTS {
+            // A full bucket is what a client we have never seen gets: dropping it is free.
+            buckets.retain(|_, bucket| !bucket.is_full(now));
+        }
+        buckets
+            .entry(client)
+            .or_insert_with(|| TokenBucket::new(self.capacity, self.per_second, now))
+            .try_take(now)
+    }
+}
+
+/// The middleware: 429 Too Many Requests with `Retry-After` once the client's bucket is empty.
+/// `ratelimit-remaining` tells a well-behaved client how much room it has left.
+pub async fn rate_limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = client_ip(peer, request.headers(), &limiter.trusted_proxies);
+    match limiter.check(client, Instant::now()) {
+        Ok(remaining) => {
+            let mut response = next.run(request).await;
+            response
+                .headers_mut()
+                .insert("ratelimit-remaining", HeaderValue::from(remaining));
+            response
+        }
+        Err(wait) => too_many_requests(wait, "rate limit exceeded: slow down"),
+    }
+}
+// ANCHOR_END: middleware
+
+/// 429 with `Retry-After` in whole seconds, rounded up (a client that waits the rounded-down
+/// value would be refused again).
+pub fn too_many_requests(wait: Duration, detail: &str) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, detail).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}

@@ -1,0 +1,172 @@
+//! The narration: each public function is one step of `cargo run -p lesson-06`. It drives the
+//! lab with real clients, prints what happened, and checks that what happened is what the
+//! lesson says, so a fix that stopped working fails the demo instead of printing a false story.
+
+mod attacks;
+mod limits;
+mod privacy;
+mod serve;
+mod transport;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use narrate::{duration, heading, say, show};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+use crate::attack::AttackError;
+use crate::database::{DEMO_DATABASE, DatabaseError, DemoDatabase};
+use crate::lab::{self, LabState, RunningServer};
+use crate::ratelimit::RateLimiter;
+use crate::ssrf::InternalServices;
+use crate::throttle::ThrottlePolicy;
+use crate::tls::TlsError;
+
+pub use attacks::attacks;
+pub use limits::{login_throttling, rate_limits};
+pub use privacy::privacy;
+pub use serve::serve;
+pub use transport::{cors_and_headers, tls};
+
+/// The API's token bucket in the demo: a burst of 5, then one request a second.
+pub const API_BURST: u32 = 5;
+pub const API_PER_SECOND: f64 = 1.0;
+
+/// The login throttle in the demo: the defaults, with a quarter-second first lock so the demo
+/// can wait it out.
+pub fn demo_throttle_policy() -> ThrottlePolicy {
+    ThrottlePolicy {
+        base_delay: Duration::from_millis(250),
+        ..ThrottlePolicy::default()
+    }
+}
+
+/// What every step needs.
+#[derive(Debug)]
+pub struct Demo {
+    pub lab: RunningServer,
+    pub state: LabState,
+    pub limiter: Arc<RateLimiter>,
+    pub services: InternalServices,
+    pub db: Option<DemoDatabase>,
+    pub shutdown: CancellationToken,
+}
+
+/// Why a step could not finish.
+#[derive(Debug, Error)]
+pub enum StepError {
+    #[error("a server of the lab could not start")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Attack(#[from] AttackError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("the lesson says {expected}, but the lab did otherwise: {got}")]
+    Unexpected { expected: &'static str, got: String },
+}
+
+/// Fails the step unless `ok`.
+fn expect(ok: bool, expected: &'static str, got: impl Into<String>) -> Result<(), StepError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(StepError::Unexpected {
+            expected,
+            got: got.into(),
+        })
+    }
+}
+
+pub fn intro() {
+    println!("Lesson 06 · Security practices: attacks, fixes, and the guards around them");
+    println!();
+    say("A lab server with each vulnerable endpoint beside its fix, an attack script that");
+    say("reports what got through, then TLS, CORS and security headers, rate limits, login");
+    say("throttling, and a customer's data exported and erased. Everything stays on loopback.");
+}
+
+/// Step 1: the demo database (optional), the internal stand-ins, and the lab.
+pub async fn start(database_url: &str, shutdown: CancellationToken) -> Result<Demo, StepError> {
+    heading(1, "Start the lab");
+    let db = match DemoDatabase::create(database_url).await {
+        Ok(db) => {
+            show(format_args!(
+                "PostgreSQL: fresh database {DEMO_DATABASE} with products and staff_accounts"
+            ));
+            Some(db)
+        }
+        Err(error) => {
+            postgres_missing(&error);
+            None
+        }
+    };
+    let services = InternalServices::start(shutdown.clone()).await?;
+    show(format_args!(
+        "internal metadata service on {} (holds a secret), image CDN on {} (has an open redirect)",
+        services.metadata, services.cdn
+    ));
+    let state = LabState::new(
+        db.as_ref().map(|db| db.pool.clone()),
+        services.fetchers()?,
+        demo_throttle_policy(),
+    );
+    let limiter = RateLimiter::new(API_BURST, API_PER_SECOND, lab::loopback());
+    let app = lab::router(state.clone(), limiter.clone());
+    let lab = lab::serve_http((Ipv4Addr::LOCALHOST, 0).into(), app, shutdown.clone()).await?;
+    show(format_args!(
+        "lab on {}: /vulnerable/... beside /fixed/..., /login, /api",
+        lab.base_url()
+    ));
+    Ok(Demo {
+        lab,
+        state,
+        limiter,
+        services,
+        db,
+        shutdown,
+    })
+}
+
+/// One line saying what is missing and how to start it; the demo goes on without it.
+fn postgres_missing(error: &DatabaseError) {
+    eprintln!(
+        "  {error}: the SQL-injection rows are skipped. Start it with `cargo xtask services up` \
+         (or set DATABASE_URL)."
+    );
+}
+
+/// Stops the servers, and drops the demo database unless `keep`.
+pub async fn finish(demo: Demo, keep: bool) -> Result<(), StepError> {
+    demo.lab.stop().await?;
+    demo.shutdown.cancel();
+    if let Some(db) = demo.db {
+        if keep {
+            say(format_args!(
+                "Kept the database {DEMO_DATABASE} (psql -d {DEMO_DATABASE}); try the payloads in it."
+            ));
+        } else if let Err(error) = db.drop_database().await {
+            eprintln!("  could not drop {DEMO_DATABASE}: {error}");
+        }
+    }
+    Ok(())
+}
+
+pub fn outro(elapsed: Duration, had_postgres: bool) {
+    println!();
+    if !had_postgres {
+        say("PostgreSQL was not running, so the SQL-injection rows were skipped (exit code 1).");
+        say("Start it with `cargo xtask services up` and run the demo again.");
+    }
+    say(format_args!("Done in {}.", duration(elapsed)));
+    say("Keep the lab up for curl and a browser: cargo run -p lesson-06 -- --serve");
+    say("Next: the exercise, `cargo test -p exercise-06`, and chapter 06 of the book.");
+}
+
+/// The address the lab is reached at, for the serve mode's instructions.
+pub fn describe(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
