@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// argon2's cheapest parameters: these tests are about the flows, not the cost.
-pub const CHEAP: HashParams = HashParams {
+const CHEAP: HashParams = HashParams {
     memory_kib: 64,
     iterations: 1,
     parallelism: 1,
@@ -71,7 +71,9 @@ impl TestApp {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = to_bytes(response.into_body(), 1 << 20).await.expect("a Router never fails: its errors are responses");
+        let bytes = to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("a Router never fails: its errors are responses");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             status,

@@ -42,11 +42,15 @@ async fn browse(url: &Url) -> (StatusCode, Option<Url>) {
         .no_proxy()
         .build()
         .expect("the browser builds");
-    let response = browser.get(url.clone()).send().await.expect("the provider answers");
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .map(|value| Url::parse(value.to_str().expect("a location header is a URL")).expect("a location header is a URL"));
+    let response = browser
+        .get(url.clone())
+        .send()
+        .await
+        .expect("the provider answers");
+    let location = response.headers().get(LOCATION).map(|value| {
+        Url::parse(value.to_str().expect("a location header is a URL"))
+            .expect("a location header is a URL")
+    });
     (response.status(), location)
 }
 
@@ -56,7 +60,9 @@ async fn authorize(client: &OidcClient) -> (AuthorizationCode, PendingLogin, Url
     let (status, location) = browse(&url).await;
     assert_eq!(status, StatusCode::FOUND);
     let location = location.expect("authorize redirects");
-    let code = client.callback(&location, &pending).expect("our own state comes back");
+    let code = client
+        .callback(&location, &pending)
+        .expect("our own state comes back");
     (code, pending, location)
 }
 

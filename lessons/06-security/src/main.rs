@@ -26,13 +26,14 @@ struct Cli {
     /// Keep the lab running for curl and a browser instead of running the demo; Ctrl-C stops it.
     #[arg(long)]
     serve: bool,
-    /// The address to listen on with --serve. Keep it on loopback: the lab is vulnerable on
-    /// purpose.
+    /// The address to listen on with --serve: a loopback address only, since half of the lab
+    /// is vulnerable on purpose.
     #[arg(
         long,
         value_name = "ADDR",
         default_value = "127.0.0.1:3000",
-        requires = "serve"
+        requires = "serve",
+        value_parser = loopback_addr
     )]
     addr: SocketAddr,
     /// Run only this step of the demo (the lab still starts and stops).
@@ -41,6 +42,22 @@ struct Cli {
     /// Keep the demo database afterwards, to try the payloads in psql.
     #[arg(long)]
     keep: bool,
+}
+
+/// Parses `--addr`, refusing anything but loopback: the lab must not be reachable from the
+/// network.
+fn loopback_addr(text: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|e| format!("{e} (expected e.g. 127.0.0.1:3000)"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "{} is not a loopback address; the lab's /vulnerable routes must stay on 127.0.0.1 or ::1",
+            addr.ip()
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,8 @@
 //!
 //! `cargo test -p lesson-06 --test cli`
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Output, Stdio};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-06");
 
@@ -90,4 +91,58 @@ fn bad_flags_are_usage_errors() {
     let output = demo(&["--addr", "127.0.0.1:8080"], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--serve"));
+}
+
+#[test]
+fn the_lab_refuses_to_listen_beyond_loopback() {
+    let output = demo(&["--serve", "--addr", "0.0.0.0:3000"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("0.0.0.0 is not a loopback address"),
+        "{stderr}"
+    );
+}
+
+/// `--serve` answers real requests (vulnerable ones included, on loopback) until SIGINT.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_mode_answers_until_ctrl_c() {
+    let mut child = Command::new(DEMO)
+        .args(["--serve", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", "postgres://127.0.0.1:1/x")
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first_line = String::new();
+    stdout.read_line(&mut first_line).unwrap();
+    let base = first_line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
+        .trim_end_matches('.')
+        .to_owned();
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let page = client
+        .get(format!("{base}/fixed/comments"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().contains_key("content-security-policy"));
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("Stopped."), "{rest}");
 }

@@ -65,7 +65,8 @@ pub struct SessionLifetimes {
 /// What presenting a refresh token led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
-    /// The token was good: it is now used, and `new_token_hash` is the session's next one.
+    /// The token was good: it is now used, and the `next` hash passed to
+    /// [`SessionRepo::rotate`] is the session's live token.
     Rotated {
         session: Uuid,
         user: UserId,

@@ -21,12 +21,12 @@ mod needs_postgres {
     async fn user(users: &UserRepo, email: &str) -> UserId {
         users
             .create(NewUser {
-                email: Email::parse(email).unwrap(),
-                display_name: DisplayName::parse("Someone").unwrap(),
+                email: Email::parse(email).expect("tests use valid addresses"),
+                display_name: DisplayName::parse("Someone").expect("a valid name"),
                 password_hash: None,
             })
             .await
-            .unwrap()
+            .expect("the user inserts")
             .id
     }
 

@@ -44,7 +44,7 @@ mod needs_postgres {
                 filters.clone(),
                 Some(sort),
                 after,
-                PageSize::new(size).unwrap(),
+                PageSize::new(size).expect("a valid page size"),
             )
             .expect("a valid search");
             let page = repo.search(&search).await.expect("the search runs");
@@ -69,7 +69,7 @@ mod needs_postgres {
         sqlx::query_scalar::<_, uuid::Uuid>(sql)
             .fetch_all(pool)
             .await
-            .unwrap()
+            .expect("the reference query runs")
             .into_iter()
             .map(ProductId::from_uuid)
             .collect()
@@ -214,12 +214,13 @@ mod needs_postgres {
 
     fn new_product(sku: &str, name: &str, price: i64) -> NewProduct {
         NewProduct {
-            sku: Sku::parse(sku).unwrap(),
-            name: ProductName::parse(name).unwrap(),
-            description: Description::parse("Imported.").unwrap(),
-            category: CategorySlug::parse("headphones").unwrap(),
+            sku: Sku::parse(sku).expect("a valid SKU"),
+            name: ProductName::parse(name).expect("a valid name"),
+            description: Description::parse("Imported.").expect("a valid description"),
+            category: CategorySlug::parse("headphones").expect("a valid slug"),
             price: Money::from_minor(price, Currency::Eur),
-            attributes: Attributes::from_json(serde_json::json!({ "brand": "Importa" })).unwrap(),
+            attributes: Attributes::from_json(serde_json::json!({ "brand": "Importa" }))
+                .expect("valid attributes"),
         }
     }
 

@@ -24,12 +24,12 @@ mod needs_postgres {
             .expect("the shop migrations apply to a fresh database");
         let user = UserRepo::new(db.pool().clone())
             .create(NewUser {
-                email: Email::parse("ada@example.com").unwrap(),
-                display_name: DisplayName::parse("Ada").unwrap(),
+                email: Email::parse("ada@example.com").expect("a valid address"),
+                display_name: DisplayName::parse("Ada").expect("a valid name"),
                 password_hash: None,
             })
             .await
-            .unwrap();
+            .expect("the user inserts");
         let repo = SessionRepo::new(db.pool().clone());
         (db, repo, user.id)
     }

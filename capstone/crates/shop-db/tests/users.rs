@@ -176,13 +176,19 @@ mod needs_postgres {
     #[tokio::test]
     async fn an_expired_verification_token_verifies_nothing() {
         let (_db, repo) = repo().await;
-        let user = repo.create(new_user("ada@example.com", "Ada")).await.unwrap();
+        let user = repo
+            .create(new_user("ada@example.com", "Ada"))
+            .await
+            .unwrap();
         let yesterday = time::OffsetDateTime::now_utc() - time::Duration::days(1);
         repo.add_verification_token(user.id, &user.email, &[2; 32], yesterday)
             .await
             .unwrap();
 
-        assert_eq!(repo.redeem_verification_token(&[2; 32]).await.unwrap(), None);
+        assert_eq!(
+            repo.redeem_verification_token(&[2; 32]).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]

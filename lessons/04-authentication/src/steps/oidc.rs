@@ -117,7 +117,7 @@ pub async fn openid_connect(demo: &Demo) -> Result<(), StepError> {
 
     say("What the client must refuse:");
     let mut table = Table::new(["attempt", "outcome"]);
-    let (replay_verifier, _) = (PkceCodeVerifier::new("x".repeat(43)), ());
+    let replay_verifier = PkceCodeVerifier::new("x".repeat(43));
     table.row([
         "the same code again".to_owned(),
         outcome(&client.exchange(replay, replay_verifier).await),

@@ -49,8 +49,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The most products one import may hold: one statement, one transaction, a bounded time.
-/// (The body limit caps it too; larger catalogues are imported in several requests.)
-pub const MAX_IMPORT: usize = 500;
+/// 200 typical products are well inside the service's 64 KiB body limit
+/// ([`BODY_LIMIT`](crate::routes::BODY_LIMIT)); larger catalogues are imported in batches.
+pub const MAX_IMPORT: usize = 200;
 
 // ---------------------------------------------------------------------------------------------
 // Bodies

@@ -35,8 +35,8 @@ pub use reviews::{AuthorBody, RatingBody, ReviewBody, ReviewParams, ReviewsBody}
 use crate::error::{panic_response, problem_details};
 use crate::state::AppState;
 
-/// The largest request body accepted. Every endpoint so far is a GET; the limit is here so the
-/// endpoints later lessons add (orders, reviews) cannot be sent gigabytes by accident.
+/// The largest request body accepted: far above any sign-up, profile edit or key request, far
+/// below what would let one client tie up memory. Refused bodies are a 413 problem (chapter 06).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 // ANCHOR: router

@@ -19,7 +19,8 @@ mod needs_postgres {
     /// The claims inside a token, decoded without checking anything (as an attacker would).
     fn claims_of(token: &str) -> Value {
         let payload = token.split('.').nth(1).expect("a JWT has three parts");
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+        let json = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+        serde_json::from_slice(&json).expect("a JSON payload")
     }
 
     fn sign(claims: &Value, secret: &str) -> String {
@@ -28,7 +29,7 @@ mod needs_postgres {
             claims,
             &EncodingKey::from_secret(secret.as_bytes()),
         )
-        .unwrap()
+        .expect("the claims sign")
     }
 
     fn now() -> u64 {
@@ -754,4 +755,44 @@ mod needs_postgres {
         );
     }
     // ANCHOR_END: erasure
+
+    mod needs_mongodb {
+        use shop_db::reviews::{Author, Rating, Review, ReviewStore};
+        use shop_domain::UserId;
+
+        use super::*;
+
+        #[tokio::test]
+        async fn export_lists_the_users_reviews_and_erasure_removes_their_name() {
+            let mongo = testkit::mongodb().await;
+            let app = TestApp::spawn_with_mongodb(mongo.url(), mongo.database().name()).await;
+            let ada = app.signed_up("ada@example.com").await;
+            let ada_id = UserId::from_uuid(ada.id.parse().unwrap());
+            let store = ReviewStore::new(mongo.database());
+            let author = Author {
+                user_id: ada_id,
+                display_name: "Ada".to_owned(),
+            };
+            let review = Review::new(
+                app.fixtures().headphones,
+                author,
+                Rating::new(5).unwrap(),
+                "Great",
+                "Loud and clear.",
+            );
+            store.insert(&review).await.unwrap();
+
+            let (status, _, export) = parts(app.export(&ada.access).await).await;
+            assert_eq!(status, StatusCode::OK, "{export}");
+            assert_eq!(export["reviews"][0]["title"], "Great");
+            assert!(export.get("reviews_note").is_none(), "{export}");
+
+            let (status, _, erased) = parts(app.erase(&ada.access, PASSWORD).await).await;
+            assert_eq!(status, StatusCode::OK, "{erased}");
+            assert_eq!(erased["reviews_anonymised"], true);
+            let kept = store.list_by_author(ada_id).await.unwrap();
+            assert_eq!(kept.len(), 1, "the review stays");
+            assert_eq!(kept[0].author.display_name, "Erased user");
+        }
+    }
 }

@@ -28,7 +28,7 @@ mod needs_postgres {
     async fn created(app: &TestApp, token: &str, body: &Value) -> String {
         let (status, _, product) = parts(app.create_product(Some(token), body).await).await;
         assert_eq!(status, StatusCode::CREATED, "{product}");
-        product["id"].as_str().unwrap().to_owned()
+        product["id"].as_str().expect("an id").to_owned()
     }
 
     fn fields(problem: &Value) -> Vec<String> {
@@ -36,7 +36,7 @@ mod needs_postgres {
             .as_array()
             .unwrap_or_else(|| panic!("an errors array in {problem}"))
             .iter()
-            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .map(|e| e["field"].as_str().expect("a field name").to_owned())
             .collect()
     }
 

@@ -35,7 +35,7 @@ mod needs_postgres {
             .bind(kitchen.as_uuid())
             .execute(pool)
             .await
-            .unwrap();
+            .expect("the catalog fixture inserts");
         let rows = [
             (
                 "KET-1",
@@ -91,7 +91,7 @@ mod needs_postgres {
             .bind(warehouse)
             .execute(pool)
             .await
-            .unwrap();
+            .expect("the catalog fixture inserts");
         sqlx::query(
             "INSERT INTO stock_levels (warehouse_id, product_id, on_hand)
              SELECT $1, id, CASE sku WHEN 'KET-1' THEN 5 ELSE 0 END
@@ -100,7 +100,7 @@ mod needs_postgres {
         .bind(warehouse)
         .execute(pool)
         .await
-        .unwrap();
+        .expect("the stock fixture inserts");
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -159,8 +159,8 @@ mod needs_postgres {
             .iter()
             .map(|c| {
                 (
-                    c["value"].as_str().unwrap().to_owned(),
-                    c["count"].as_u64().unwrap(),
+                    c["value"].as_str().expect("a facet value").to_owned(),
+                    c["count"].as_u64().expect("a facet count"),
                 )
             })
             .collect()
@@ -192,7 +192,7 @@ mod needs_postgres {
         assert_eq!(
             body["products"][0]["attributes"]["brand"]
                 .as_str()
-                .map(|b| b.len() > 0),
+                .map(|b| !b.is_empty()),
             Some(true)
         );
         // Web-search syntax: a phrase, and an excluded word.
@@ -312,7 +312,13 @@ mod needs_postgres {
             };
             let body = search_ok(app, &url).await;
             pages += 1;
-            products.extend(body["products"].as_array().unwrap().iter().cloned());
+            products.extend(
+                body["products"]
+                    .as_array()
+                    .expect("products")
+                    .iter()
+                    .cloned(),
+            );
             match body["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => break,
@@ -353,16 +359,17 @@ mod needs_postgres {
     }
 
     fn price(product: &Value) -> i64 {
-        product["price"]["amount_minor"].as_i64().unwrap()
+        product["price"]["amount_minor"].as_i64().expect("a price")
     }
 
     /// UUIDs in their canonical text form sort as PostgreSQL sorts the values.
     fn id(product: &Value) -> String {
-        product["id"].as_str().unwrap().to_owned()
+        product["id"].as_str().expect("an id").to_owned()
     }
 
     fn created(product: &Value) -> OffsetDateTime {
-        OffsetDateTime::parse(product["created_at"].as_str().unwrap(), &Rfc3339).unwrap()
+        let created_at = product["created_at"].as_str().expect("a creation time");
+        OffsetDateTime::parse(created_at, &Rfc3339).expect("RFC 3339")
     }
 
     async fn first_cursor(app: &TestApp, query: &str) -> String {
