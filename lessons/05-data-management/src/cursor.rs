@@ -170,11 +170,19 @@ impl Cursor {
         if !key_fits {
             return Err(CursorError::Malformed);
         }
-        Ok(Cursor {
+        let cursor = Cursor {
             sort: wire.sort,
             key: wire.key,
             id: wire.id,
-        })
+        };
+        // One position, one spelling: JSON and UUIDs allow variants (`"ID"` in upper-case hex,
+        // spaces, members in another order) that would decode to the same cursor. Accepting
+        // only the form `encode` writes keeps decoding injective, so an edited cursor is
+        // either refused or a different position, never a disguised copy.
+        if cursor.encode() != text {
+            return Err(CursorError::Malformed);
+        }
+        Ok(cursor)
     }
 
     pub fn sort(&self) -> SortField {

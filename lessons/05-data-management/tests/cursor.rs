@@ -103,6 +103,21 @@ fn a_tampered_cursor_is_rejected_with_the_reason() {
         ))),
         Err(CursorError::UnsupportedVersion(7))
     );
+    let upper = id.to_string().to_uppercase();
+    assert_eq!(
+        Cursor::decode(&opaque(&format!(
+            r#"{{"v":1,"sort":"price","key":1299,"id":"{upper}"}}"#
+        ))),
+        Err(CursorError::Malformed),
+        "the same position spelt differently is not a cursor this server wrote"
+    );
+    assert_eq!(
+        Cursor::decode(&opaque(&format!(
+            r#"{{"v":1,"sort":"price","key":1299,"id":"{id}"}}"#
+        ))),
+        Ok(Cursor::after_price(1299, id)),
+        "the canonical spelling decodes"
+    );
 }
 
 #[test]

@@ -9,6 +9,10 @@
 //!   60,000 (and no statement comes near PostgreSQL's 65,535 bind-parameter limit);
 //! - **one transaction**: a failed seed leaves the database as empty as it found it.
 //!
+//! Chapter 05 added product attributes (brand, colour, material, size or format) and a second
+//! sentence to each description, drawn from a generator of their own so that everything
+//! chapter 02 shows stays exactly as it was.
+//!
 //! ```no_run
 //! # async fn demo(pool: &sqlx::PgPool) -> Result<(), shop_db::seed::SeedError> {
 //! use shop_db::seed::{self, SeedSize};

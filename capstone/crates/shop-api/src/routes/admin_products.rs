@@ -67,7 +67,7 @@ pub struct PriceBody {
 }
 
 /// `POST /admin/products`, and each item of an import. Every field is optional *here* so that
-/// a missing one is reported next to the invalid ones; [`NewProductBody::validate`] decides.
+/// a missing one is reported next to the invalid ones; its `TryFrom` decides.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewProductBody {

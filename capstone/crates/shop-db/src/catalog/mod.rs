@@ -6,7 +6,7 @@
 //! | [`attributes`] | [`Attributes`]: a product's `{"brand": ..., "colour": ...}`, typed |
 //! | [`search`] | [`ProductSearch`] → SQL with bind parameters only → [`SearchPage`] |
 //! | [`cursor`] | [`Cursor`]: the opaque, versioned keyset position |
-//! | [`write`] | create, PATCH, archive, and bulk upsert by SKU |
+//! | [`write`](mod@write) | create, PATCH, archive, and bulk upsert by SKU |
 //!
 //! The reads of chapter 02 (`get`, `list`, `list_in_category`, the categories) stay in
 //! [`crate::products`]; everything here is more methods on the same [`ProductRepo`].

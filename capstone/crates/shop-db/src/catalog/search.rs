@@ -3,7 +3,7 @@
 //! What this module shows:
 //! - a typed query ([`ProductSearch`]) instead of a bag of strings: every value a client sent
 //!   has been parsed into a type before any SQL exists, and the sort is an enum;
-//! - SQL built with `sqlx::QueryBuilder` through [`Sql`], a wrapper whose `push` accepts only
+//! - SQL built with `sqlx::QueryBuilder` through `Sql`, a wrapper whose `push` accepts only
 //!   `&'static str`: text the program was compiled with. Every value from a request travels as
 //!   a bind parameter (`$1`, `$2`, ...), so no input, however it is quoted, can become SQL;
 //! - full-text search with `websearch_to_tsquery` (the syntax people type into search boxes:
