@@ -82,7 +82,7 @@ pub struct Page {
 /// One page of `query`.
 pub async fn list(pool: &PgPool, query: &ListQuery) -> Result<Page, CatalogError> {
     let mut sql = query.to_sql();
-    let rows: Vec<ProductRow> = sql.builder().build_query_as().fetch_all(pool).await?;
+    let rows: Vec<ProductRow> = sql.build_query_as().fetch_all(pool).await?;
     let mut products = rows
         .into_iter()
         .map(Product::try_from)
@@ -116,7 +116,7 @@ pub fn cursor_after(sort: SortField, last: &Product) -> Cursor {
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Product>, CatalogError> {
     let mut sql = SafeQuery::new(PRODUCT_COLUMNS);
     sql.sql(" WHERE p.id = ").bind(Bind::Uuid(id));
-    let row: Option<ProductRow> = sql.builder().build_query_as().fetch_optional(pool).await?;
+    let row: Option<ProductRow> = sql.build_query_as().fetch_optional(pool).await?;
     row.map(Product::try_from).transpose()
 }
 
@@ -184,7 +184,7 @@ pub async fn update(
          u.price_minor, u.currency, u.created_at, u.updated_at \
          FROM updated u JOIN categories c ON c.id = u.category_id",
     );
-    let row: Option<ProductRow> = sql.builder().build_query_as().fetch_optional(pool).await?;
+    let row: Option<ProductRow> = sql.build_query_as().fetch_optional(pool).await?;
     row.map(Product::try_from).transpose()
 }
 // ANCHOR_END: update

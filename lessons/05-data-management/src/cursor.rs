@@ -163,7 +163,10 @@ impl Cursor {
             return Err(CursorError::UnsupportedVersion(wire.v));
         }
         let key_fits = match (wire.sort, &wire.key) {
-            (SortField::Price, SortKey::Int(_)) | (SortField::Name, SortKey::Text(_)) => true,
+            (SortField::Price, SortKey::Int(_)) => true,
+            // JSON can carry a NUL (`\u0000`) that no PostgreSQL text value holds: binding it
+            // would fail in the database, a 500 instead of this 400.
+            (SortField::Name, SortKey::Text(name)) => !name.contains('\0'),
             (SortField::Created, SortKey::Int(micros)) => micros_to_time(*micros).is_some(),
             _ => false,
         };

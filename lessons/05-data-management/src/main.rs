@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use lesson_05::database;
+use lesson_05::database::{self, DatabaseName};
 use lesson_05::steps::{self, Settings};
 use shop_db::seed::SeedSize;
 
@@ -32,6 +32,10 @@ struct Cli {
     /// Keep the demo database afterwards, to explore it with psql.
     #[arg(long)]
     keep: bool,
+    /// The database to create and drop: backend_rs_lesson05, or a name that starts with it
+    /// (to run two demos at once).
+    #[arg(long, value_name = "NAME", default_value_t)]
+    database: DatabaseName,
 }
 
 // ANCHOR: main
@@ -48,6 +52,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let settings = Settings {
         server_url: database::server_url(),
+        database: cli.database,
         size: SeedSize::scaled(cli.products as usize),
         page_size: cli.page_size,
         keep: cli.keep,

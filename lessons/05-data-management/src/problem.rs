@@ -15,8 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thiserror::Error;
 
-use crate::cursor::CursorError;
-
 /// The media type of a problem document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -69,8 +67,6 @@ pub enum ApiError {
     InvalidBody(Vec<FieldError>),
     #[error("{} invalid query parameter(s)", .0.len())]
     InvalidQuery(Vec<FieldError>),
-    #[error("the `after` cursor is not valid here: {0}")]
-    InvalidCursor(#[from] CursorError),
     /// A body serde could not read: not JSON, a wrong type, an unknown member.
     #[error("{detail}")]
     UnreadableBody { status: StatusCode, detail: String },
@@ -87,7 +83,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::InvalidQuery(_) | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::UnreadableBody { status, .. } => *status,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::DuplicateSku(_) => StatusCode::CONFLICT,

@@ -12,7 +12,9 @@
 
 use std::fmt;
 
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -83,9 +85,13 @@ impl SafeQuery {
         &self.binds
     }
 
-    /// The builder, to run: `query.builder().build_query_as::<Row>().fetch_all(pool)`.
-    pub fn builder(&mut self) -> &mut QueryBuilder<Postgres> {
-        &mut self.builder
+    /// The statement, to run: `query.build_query_as::<Row>().fetch_all(pool)`. The builder
+    /// itself stays private: handing out `&mut QueryBuilder` would hand out its `push` too.
+    pub fn build_query_as<'q, T>(&'q mut self) -> QueryAs<'q, Postgres, T, PgArguments>
+    where
+        T: for<'r> FromRow<'r, PgRow>,
+    {
+        self.builder.build_query_as()
     }
 }
 

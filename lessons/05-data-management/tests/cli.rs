@@ -41,6 +41,9 @@ fn bad_flags_are_usage_errors() {
         &["--products", "3"][..],
         &["--page-size", "0"],
         &["--frobnicate"],
+        // The demo drops the database it is given: only names with its own prefix.
+        &["--database", "postgres"],
+        &["--database", "backend_rs_lesson05; DROP TABLE x"],
     ] {
         let output = demo(args, &[]);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -54,16 +57,27 @@ fn help_lists_the_options() {
     let output = demo(&["--help"], &[]);
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--products", "--page-size", "--keep"] {
+    for flag in ["--products", "--page-size", "--keep", "--database"] {
         assert!(stdout.contains(flag), "{stdout}");
     }
 }
 
-/// The whole demo against a real server. It uses its own fixed database name, so this is the
-/// one test of the crate that must not run twice at once (cargo runs it once).
+/// The whole demo against a real server, in a database named after this process, so that a
+/// learner's `cargo run -p lesson-05` at the same moment keeps its own.
 #[test]
 fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
-    let output = demo(&["--products", "300", "--page-size", "10"], &[]);
+    let database = format!("backend_rs_lesson05_cli_{}", std::process::id());
+    let output = demo(
+        &[
+            "--products",
+            "300",
+            "--page-size",
+            "10",
+            "--database",
+            &database,
+        ],
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -73,5 +87,8 @@ fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
             "step {step}: {stdout}"
         );
     }
-    assert!(stdout.contains("was dropped again"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("The demo database {database} was dropped again")),
+        "{stdout}"
+    );
 }

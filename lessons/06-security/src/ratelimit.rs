@@ -49,7 +49,9 @@ impl TokenBucket {
     pub fn try_take(&mut self, now: Instant) -> Result<u32, Duration> {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.updated = now;
+        // `max`: a request that read the clock before another one took the lock must not move
+        // `updated` back, or the next request would be credited that stretch a second time.
+        self.updated = self.updated.max(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             // Whole tokens left: a fraction of a token is not a request anyone may send.
@@ -224,7 +226,7 @@ impl RateLimiter {
     /// Takes a token from `client`'s bucket.
     pub fn check(&self, client: IpAddr, now: Instant) -> Result<u32, Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() >= MAX_TRACKED_CLIENTS {
+        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&client) {
             // A full bucket is what a client we have never seen gets: dropping it is free.
             buckets.retain(|_, bucket| !bucket.is_full(now));
         }

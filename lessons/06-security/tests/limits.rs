@@ -45,6 +45,22 @@ fn a_token_bucket_allows_its_burst_then_its_rate() {
 }
 
 #[test]
+fn a_late_reading_of_the_clock_does_not_credit_the_same_time_twice() {
+    // Two requests read the clock, and the later reading takes the lock first.
+    let t0 = Instant::now();
+    let mut bucket = TokenBucket::new(2, 1.0, t0);
+    assert_eq!(bucket.try_take(t0), Ok(1));
+    assert_eq!(bucket.try_take(t0), Ok(0));
+    assert!(
+        bucket.try_take(t0 + SECOND).is_ok(),
+        "one second, one token"
+    );
+    assert!(bucket.try_take(t0 + SECOND / 2).is_err(), "read earlier");
+    // Still one token for that one second, not another for the half it was wound back.
+    assert!(bucket.try_take(t0 + SECOND + SECOND / 2).is_err());
+}
+
+#[test]
 fn a_fixed_window_allows_twice_its_limit_across_a_boundary_and_a_sliding_one_does_not() {
     let t0 = Instant::now();
     let minute = 60 * SECOND;

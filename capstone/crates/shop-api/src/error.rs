@@ -330,7 +330,9 @@ impl From<QueryRejection> for ApiError {
 
 /// Whole seconds for `Retry-After`, rounded up: "0" would invite an immediate retry.
 fn retry_after_secs(wait: std::time::Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    // Rounded up, and never 0: a bucket a hair short of one token computes a wait that rounds
+    // to nothing, and `Retry-After: 0` would invite the client to hammer straight back.
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 fn rejection_to_error(status: StatusCode, text: String) -> ApiError {
@@ -577,6 +579,15 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_never_zero() {
+        use std::time::Duration;
+        assert_eq!(retry_after_secs(Duration::from_nanos(1)), 1);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(2_001)), 3);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+    }
     use crate::extract::Path;
 
     /// A tiny router with one route per kind of error, behind the problem middleware.

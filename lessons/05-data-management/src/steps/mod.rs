@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use shop_db::seed::SeedSize;
 use thiserror::Error;
 
-use crate::database::{DEMO_DATABASE, DemoDatabase, SetupError, redact};
+use crate::database::{DatabaseName, DemoDatabase, SetupError, redact};
 
 pub use data::{bulk_writes, offset_vs_keyset, setup};
 pub use http::{Demo, cursors, filters, patch, start_api, validation};
@@ -22,6 +22,8 @@ pub use http::{Demo, cursors, filters, patch, start_api, validation};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub server_url: String,
+    /// The database to create and (without `keep`) drop again.
+    pub database: DatabaseName,
     pub size: SeedSize,
     pub page_size: u32,
     /// Keep the demo database at the end, to explore it with psql.
@@ -87,13 +89,14 @@ pub async fn clean_up(db: DemoDatabase, keep: bool) -> Result<(), sqlx::Error> {
 pub fn outro(settings: &Settings, elapsed: Duration) {
     println!();
     heading_line("Summary");
+    let name = &settings.database;
     if settings.keep {
         say(format_args!(
-            "Kept the database {DEMO_DATABASE} to explore: psql -h 127.0.0.1 -U postgres {DEMO_DATABASE}"
+            "Kept the database {name} to explore: psql -h 127.0.0.1 -U postgres {name}"
         ));
     } else {
         say(format_args!(
-            "The demo database {DEMO_DATABASE} was dropped again (keep it next time: -- --keep)."
+            "The demo database {name} was dropped again (keep it next time: -- --keep)."
         ));
     }
     say(format_args!("Done in {}.", duration(elapsed)));

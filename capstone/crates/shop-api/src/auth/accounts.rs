@@ -127,6 +127,14 @@ impl Accounts {
                  fine for tests, never for production"
             );
         }
+        if settings.mail_echo {
+            // Said once, in the log, so whoever deploys this sees it; the mails themselves go
+            // to stdout only, never through tracing.
+            tracing::warn!(
+                "SHOP_MAIL_ECHO is on: outgoing mail, verification tokens included, is printed \
+                 to stdout; turn it off wherever stdout is collected"
+            );
+        }
         let security = &config.security;
         Ok(Accounts {
             users: UserRepo::new(pool.clone()),

@@ -22,8 +22,9 @@
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use shop_db::Scope;
 use shop_domain::{Role, UserId};
 use uuid::Uuid;
@@ -188,25 +189,28 @@ pub struct ApiKeyAuth<S: ScopeRequirement> {
 pub const API_KEY_HEADER: &str = "x-api-key";
 
 impl<S: ScopeRequirement> FromRequestParts<AppState> for ApiKeyAuth<S> {
-    type Rejection = ApiError;
+    type Rejection = ApiKeyRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiKeyRejection> {
         let presented = parts
             .headers
             .get(API_KEY_HEADER)
             .and_then(|value| value.to_str().ok())
-            .ok_or(ApiError::Unauthenticated)?;
+            .ok_or(BAD_API_KEY)?;
         let found = state
             .accounts
             .check_api_key(presented.trim())
-            .await?
-            .ok_or(ApiError::InvalidCredentials {
-                detail: "The API key is unknown or revoked.",
-            })?;
+            .await
+            .map_err(ApiError::from)?
+            .ok_or(BAD_API_KEY)?;
         if !found.key.scopes.contains(&S::SCOPE) {
             return Err(ApiError::Forbidden {
                 detail: format!("This API key lacks the `{}` scope.", S::SCOPE),
-            });
+            }
+            .into());
         }
         Ok(ApiKeyAuth {
             owner: Principal {
@@ -216,6 +220,36 @@ impl<S: ScopeRequirement> FromRequestParts<AppState> for ApiKeyAuth<S> {
             key_id: found.key.id,
             _scope: PhantomData,
         })
+    }
+}
+
+/// The one answer for a missing, unknown or revoked key.
+const BAD_API_KEY: ApiKeyRejection = ApiKeyRejection(ApiError::InvalidCredentials {
+    detail: "Send a valid API key in the `X-API-Key` header; this one is missing, unknown or revoked.",
+});
+
+/// An [`ApiError`] whose 401 names the API-key header as its challenge. RFC 9110 wants a 401 to
+/// say which scheme would work, and the default `Bearer` would send an integration looking for
+/// an access token. No scheme for API keys is registered, so this one is ours.
+#[derive(Debug)]
+pub struct ApiKeyRejection(ApiError);
+
+impl From<ApiError> for ApiKeyRejection {
+    fn from(error: ApiError) -> Self {
+        ApiKeyRejection(error)
+    }
+}
+
+impl IntoResponse for ApiKeyRejection {
+    fn into_response(self) -> Response {
+        let mut response = self.0.into_response();
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"ApiKey header="X-API-Key""#),
+            );
+        }
+        response
     }
 }
 // ANCHOR_END: api_key_auth

@@ -250,6 +250,14 @@ mod tests {
     #[test]
     fn the_policy_counts_characters_and_refuses_the_obvious() {
         assert_eq!(check_policy("short", &[]), Err(WeakPassword::TooShort(5)));
+        assert_eq!(
+            check_policy("fourteen chars", &[]),
+            Err(WeakPassword::TooShort(14))
+        );
+        assert!(
+            check_policy("ünïcødé ünïcødé", &[]).is_ok(),
+            "15 characters in 23 bytes: the minimum"
+        );
         assert!(
             check_policy("ééééé ünïcødé ok!", &[]).is_ok(),
             "17 characters"

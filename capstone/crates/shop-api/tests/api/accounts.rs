@@ -559,9 +559,12 @@ mod needs_postgres {
             app.integration_orders(&wrong_secret).await.status(),
             StatusCode::UNAUTHORIZED
         );
+        let nonsense = app.integration_orders("nonsense").await;
+        assert_eq!(nonsense.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
-            app.integration_orders("nonsense").await.status(),
-            StatusCode::UNAUTHORIZED
+            nonsense.headers()["www-authenticate"],
+            r#"ApiKey header="X-API-Key""#,
+            "the challenge names the header a key goes in, not Bearer"
         );
 
         let id = created["id"].as_str().unwrap();

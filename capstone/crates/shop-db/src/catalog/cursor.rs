@@ -35,9 +35,11 @@ use super::search::SearchSort;
 /// that changes the format bumps this and may keep reading the old one for a while.
 const VERSION: u8 = 1;
 
-/// A cursor longer than this is not one this server wrote (the longest key is a 200-character
-/// name); refusing it early keeps a megabyte of base64 away from the JSON parser.
-const MAX_ENCODED_LEN: usize = 1_024;
+/// A cursor longer than this is not one this server wrote; refusing it early keeps a megabyte
+/// of base64 away from the JSON parser. The longest key is a 200-character name, which JSON
+/// writes in at most 6 bytes a character (`\u0001`; an emoji takes 4): 1,200 bytes, about
+/// 1,300 with the other members, 1,734 in base64.
+const MAX_ENCODED_LEN: usize = 2_048;
 
 /// The sort key of the last row on a page.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +144,8 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(json)
     }
 
-    /// Parses what [`encode`](Self::encode) wrote, strictly: any other string is an error.
+    /// Parses what [`encode`](Self::encode) wrote, strictly: any other string, even another
+    /// spelling of the same JSON, is an error.
     pub fn decode(encoded: &str) -> Result<Cursor, CursorError> {
         if encoded.len() > MAX_ENCODED_LEN {
             return Err(CursorError::Malformed);
@@ -181,12 +184,19 @@ impl Cursor {
             .then(|| u64::from_str_radix(&wire.f, 16).ok())
             .flatten()
             .ok_or(CursorError::Malformed)?;
-        Ok(Cursor {
+        let cursor = Cursor {
             sort: wire.s,
             key,
             id: ProductId::from_uuid(wire.id),
             search,
-        })
+        };
+        // One position, one spelling: JSON and UUIDs allow others (an id or a fingerprint in
+        // upper-case hex, spaces, members in another order) that decode to this same cursor.
+        // Accepting only what `encode` writes keeps "two strings, one position" impossible.
+        if cursor.encode() != encoded {
+            return Err(CursorError::Malformed);
+        }
+        Ok(cursor)
     }
     // ANCHOR_END: encode
 }
@@ -207,7 +217,7 @@ mod tests {
     use super::*;
 
     fn id() -> ProductId {
-        ProductId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001))
+        ProductId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_00ab_cdef))
     }
 
     #[test]
@@ -242,29 +252,40 @@ mod tests {
         URL_SAFE_NO_PAD.encode(json.to_string())
     }
 
+    /// A price cursor as `encode` writes it, and its JSON text, to edit.
+    fn good() -> (Cursor, String) {
+        let cursor = Cursor::new(SearchSort::PriceAsc, SortKey::Price(100), id(), 0xff);
+        let json = URL_SAFE_NO_PAD.decode(cursor.encode()).unwrap();
+        (cursor, String::from_utf8(json).unwrap())
+    }
+
+    /// The good cursor's JSON with one piece of text replaced, as base64url.
+    fn edited(from: &str, to: &str) -> String {
+        let (_, json) = good();
+        assert!(json.contains(from), "{from} in {json}");
+        URL_SAFE_NO_PAD.encode(json.replacen(from, to, 1))
+    }
+
     #[test]
     fn tampered_cursors_are_refused() {
-        let good = serde_json::json!({
-            "v": 1, "s": "price_asc", "k": 100, "id": id().to_string(), "f": "00000000000000ff"
-        });
-        assert!(Cursor::decode(&wire(good.clone())).is_ok());
+        let (cursor, json) = good();
+        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode(json)), Ok(cursor));
 
-        let mut tampered = Vec::new();
-        for (member, value) in [
-            ("k", serde_json::json!("100")),
-            ("k", serde_json::json!(-1)),
-            ("k", serde_json::json!("' OR 1=1 --")),
-            ("s", serde_json::json!("price; DROP TABLE products")),
-            ("id", serde_json::json!("not-a-uuid")),
-            ("f", serde_json::json!("xyz")),
-        ] {
-            let mut json = good.clone();
-            json[member] = value;
-            tampered.push(wire(json));
-        }
-        let mut extra = good.clone();
-        extra["admin"] = serde_json::json!(true);
-        tampered.push(wire(extra));
+        let mut tampered: Vec<String> = [
+            (r#""k":100"#, r#""k":"100""#),
+            (r#""k":100"#, r#""k":-1"#),
+            (r#""k":100"#, r#""k":"' OR 1=1 --""#),
+            (r#""s":"price_asc""#, r#""s":"price; DROP TABLE products""#),
+            (&format!(r#""id":"{}""#, id()), r#""id":"not-a-uuid""#),
+            (r#""f":"00000000000000ff""#, r#""f":"xyz""#),
+            (
+                r#""f":"00000000000000ff""#,
+                r#""f":"00000000000000ff","admin":true"#,
+            ),
+        ]
+        .iter()
+        .map(|(from, to)| edited(from, to))
+        .collect();
         tampered.push("not base64 at all!".to_owned());
         tampered.push(URL_SAFE_NO_PAD.encode("not json"));
         tampered.push("A".repeat(MAX_ENCODED_LEN + 1));
@@ -276,6 +297,41 @@ mod tests {
                 "{cursor}"
             );
         }
+    }
+
+    /// JSON and UUIDs have other spellings of the same values. Each would decode to the very
+    /// position of the original, so a client (or a cache keyed by the URL) would see two
+    /// cursors that are one; only the spelling `encode` writes is accepted.
+    #[test]
+    fn another_spelling_of_the_same_cursor_is_refused() {
+        let (_, json) = good();
+        let uuid = id().to_string();
+        let respelt = [
+            edited(&uuid, &uuid.to_uppercase()),
+            edited("00000000000000ff", "00000000000000FF"),
+            edited(r#""k":100"#, r#""k":100.0"#),
+            edited(r#""k":100"#, r#""k":1e2"#),
+            edited(",", ", "),
+            URL_SAFE_NO_PAD.encode(format!("{json} ")),
+            // The same members in another order.
+            wire(serde_json::from_str(&json).unwrap()),
+        ];
+        for cursor in respelt {
+            assert_eq!(
+                Cursor::decode(&cursor),
+                Err(CursorError::Malformed),
+                "{cursor}"
+            );
+        }
+    }
+
+    /// The longest name a product may have, in the widest UTF-8 characters: its cursor is one
+    /// the server must accept back.
+    #[test]
+    fn the_cursor_after_the_longest_name_decodes() {
+        let name = "\u{1F96A}".repeat(crate::catalog::ProductName::MAX_CHARS);
+        let cursor = Cursor::new(SearchSort::Name, SortKey::Name(name), id(), u64::MAX);
+        assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   tie-breaker, one index per sort (see the migration), no `OFFSET`;
 //! - facet counts for the same search in one more query, each facet ignoring its own filter.
 //!
-//! Tests: the unit tests below check the SQL text; `tests/catalog_search.rs` runs it against
+//! Tests: the unit tests below check the SQL text; `tests/catalog.rs` runs it against
 //! PostgreSQL, and shop-api's `tests/api/catalog_search.rs` drives it over HTTP.
 
 use std::collections::BTreeMap;
