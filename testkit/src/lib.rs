@@ -25,9 +25,12 @@
 //!    `needs_mongodb_real` and calls [`mongodb_real`]: where the MongoDB stand-in of
 //!    [`standin`] answers, the runner skips it.
 //!
-//! The core (this file, [`discover`] and [`standin`]) uses only `std`, so `xtask` shares it without compiling
-//! any database client; each client lives behind a feature of the same name.
+//! The core (this file, [`discover`], [`standin`] and [`cli`], which runs a lesson's demo
+//! binary from its CLI test) uses only `std`, so `xtask` shares it without compiling any
+//! database client; each client lives behind a feature of the same name. The `postgres`
+//! feature also brings `demo_db`, the throwaway database of the lessons' demos.
 
+pub mod cli;
 pub mod discover;
 pub mod standin;
 
@@ -42,6 +45,8 @@ mod isolate;
 #[cfg(feature = "containers")]
 pub mod containers;
 
+#[cfg(feature = "postgres")]
+pub mod demo_db;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 #[cfg(feature = "postgres")]

@@ -4,29 +4,18 @@
 //! `cargo test -p lesson-01 --test cli`
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use lesson_01::pipes::price_in_child;
 use lesson_01::price::{Sku, list_price};
+use testkit::cli::{run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-01");
 
-fn demo(args: &[&str]) -> Output {
-    Command::new(DEMO)
-        .args(args)
-        .output()
-        .expect("the demo binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn zero_workers_is_refused_with_a_sentence_not_a_panic() {
-    let output = demo(&["--workers", "0"]);
+    let output = run(DEMO, &["--workers", "0"], &[]);
     assert_eq!(output.status.code(), Some(2));
-    let message = stderr(&output);
+    let message = text(&output.stderr);
     assert!(
         message.contains("workers must be between 1 and 1024, got 0"),
         "{message}"
@@ -36,9 +25,9 @@ fn zero_workers_is_refused_with_a_sentence_not_a_panic() {
 
 #[test]
 fn an_unknown_flag_gets_clap_usage_and_exit_code_2() {
-    let output = demo(&["--bogus"]);
+    let output = run(DEMO, &["--bogus"], &[]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("unexpected argument '--bogus'"));
+    assert!(text(&output.stderr).contains("unexpected argument '--bogus'"));
 }
 
 #[tokio::test]
@@ -58,9 +47,9 @@ async fn a_child_process_prices_skus_over_pipes() {
 
 #[test]
 fn one_step_runs_alone() {
-    let output = demo(&["--only", "fan-out", "--timeout-ms", "50"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let output = run(DEMO, &["--only", "fan-out", "--timeout-ms", "50"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
     assert!(stdout.contains("Step 2 · Fan-out"), "{stdout}");
     assert!(
         !stdout.contains("Step 1 ·") && !stdout.contains("Step 3 ·"),
@@ -72,9 +61,9 @@ fn one_step_runs_alone() {
 /// The first thing a learner runs: it must finish on its own and tell every step.
 #[test]
 fn the_whole_story_runs_to_completion() {
-    let output = demo(&[]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let output = run(DEMO, &[], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
     for step in 1..=8 {
         assert!(
             stdout.contains(&format!("Step {step} · ")),

@@ -70,7 +70,7 @@ async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let pool = &db.pool;
+    let pool = db.pool();
     steps::migrate(pool).await.context("step 2 (migrate)")?;
     steps::seed(pool, &settings.size)
         .await
@@ -88,7 +88,7 @@ async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         .await
         .context("step 7 (MongoDB)")?;
 
-    steps::clean_up(db, settings.keep)
+    db.finish(settings.keep)
         .await
         .context("dropping the demo database")?;
     steps::outro(settings, &mongo, started.elapsed());

@@ -3,22 +3,20 @@
 //!
 //! `cargo test -p lesson-04 --test cli`
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use testkit::cli::{Served, command, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-04");
 
+/// The demo without the secrets a learner may have exported: it makes up its own.
 fn demo(args: &[&str]) -> Output {
-    Command::new(DEMO)
+    command(DEMO)
         .args(args)
         .env_remove("LESSON04_JWT_SECRET")
         .env_remove("LESSON04_PEPPER")
         .output()
         .expect("the demo binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The first thing a learner runs: it must finish on its own and tell every step.
@@ -55,14 +53,17 @@ fn the_whole_story_runs_to_completion() {
 #[test]
 fn no_secret_is_ever_printed_whole() {
     let secret = "a-jwt-secret-that-is-long-enough-for-hs256";
-    let output = Command::new(DEMO)
-        .env("LESSON04_JWT_SECRET", secret)
-        .env(
-            "LESSON04_PEPPER",
-            "a-pepper-that-is-long-enough-for-argon2id",
-        )
-        .output()
-        .unwrap();
+    let output = run(
+        DEMO,
+        &[],
+        &[
+            ("LESSON04_JWT_SECRET", secret),
+            (
+                "LESSON04_PEPPER",
+                "a-pepper-that-is-long-enough-for-argon2id",
+            ),
+        ],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let all = text(&output.stdout) + &text(&output.stderr);
     assert!(!all.contains(secret));
@@ -86,10 +87,7 @@ fn one_step_runs_on_its_own() {
 
 #[test]
 fn a_short_secret_stops_the_program_with_advice() {
-    let output = Command::new(DEMO)
-        .env("LESSON04_JWT_SECRET", "hunter2")
-        .output()
-        .unwrap();
+    let output = run(DEMO, &[], &[("LESSON04_JWT_SECRET", "hunter2")]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(
@@ -117,22 +115,8 @@ fn bad_flags_are_usage_errors() {
 #[cfg(unix)]
 #[tokio::test]
 async fn serve_mode_answers_until_ctrl_c() {
-    let mut child = Command::new(DEMO)
-        .args(["--serve", "--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first_line = String::new();
-    stdout.read_line(&mut first_line).unwrap();
-    let base = first_line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
-        .trim_end_matches('.')
-        .to_owned();
-
+    let served = Served::start(DEMO, &[]);
+    let base = served.url();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let login = http
         .post(format!("{base}/auth/login"))
@@ -153,13 +137,7 @@ async fn serve_mode_answers_until_ctrl_c() {
         .unwrap();
     assert_eq!(users.status(), 200);
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    assert!(child.wait().unwrap().success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert!(rest.contains("Stopped."), "{rest}");
+    let stopped = served.interrupt();
+    assert!(stopped.status.success(), "{stopped:?}");
+    assert!(stopped.stdout.contains("Stopped."), "{stopped:?}");
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use lesson_05::database::{self, DatabaseName};
+use lesson_05::database::{DEMO_DATABASE, DatabaseName, ServerUrl};
 use lesson_05::steps::{self, Settings};
 use shop_db::seed::SeedSize;
 
@@ -34,7 +34,8 @@ struct Cli {
     keep: bool,
     /// The database to create and drop: backend_rs_lesson05, or a name that starts with it
     /// (to run two demos at once).
-    #[arg(long, value_name = "NAME", default_value_t)]
+    #[arg(long, value_name = "NAME", default_value = DEMO_DATABASE,
+          value_parser = DatabaseName::parser(DEMO_DATABASE))]
     database: DatabaseName,
 }
 
@@ -51,7 +52,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         .init();
     let cli = Cli::parse();
     let settings = Settings {
-        server_url: database::server_url(),
+        server: ServerUrl::from_env(),
         database: cli.database,
         size: SeedSize::scaled(cli.products as usize),
         page_size: cli.page_size,
@@ -73,7 +74,7 @@ async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let pool = &db.pool;
+    let pool = db.pool();
     steps::offset_vs_keyset(pool, settings.page_size)
         .await
         .context("step 2 (offset vs keyset)")?;
@@ -91,7 +92,7 @@ async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         .await
         .context("step 7 (bulk writes)")?;
 
-    steps::clean_up(db, settings.keep)
+    db.finish(settings.keep)
         .await
         .context("dropping the demo database")?;
     steps::outro(settings, started.elapsed());

@@ -3,31 +3,23 @@
 //!
 //! `cargo test -p lesson-05 --test cli`
 
-use std::process::{Command, Output};
+use testkit::cli::{run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-05");
 
-fn demo(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(DEMO)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("the demo binary runs")
-}
-
 #[test]
 fn an_unreachable_postgres_is_explained_and_exits_1_without_a_panic() {
-    let output = demo(
+    let output = run(
+        DEMO,
         &[],
         &[("DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/x")],
     );
     assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = text(&output.stderr);
     assert!(stderr.contains("PostgreSQL is not reachable"), "{stderr}");
     assert!(stderr.contains("cargo xtask services up"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let all = format!("{}{stderr}", String::from_utf8_lossy(&output.stdout));
+    let all = format!("{}{stderr}", text(&output.stdout));
     assert!(
         !all.contains("hunter2"),
         "the password is never printed: {all}"
@@ -45,18 +37,18 @@ fn bad_flags_are_usage_errors() {
         &["--database", "postgres"],
         &["--database", "backend_rs_lesson05; DROP TABLE x"],
     ] {
-        let output = demo(args, &[]);
+        let output = run(DEMO, args, &[]);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = text(&output.stderr);
         assert!(stderr.contains(args[0]), "{stderr}");
     }
 }
 
 #[test]
 fn help_lists_the_options() {
-    let output = demo(&["--help"], &[]);
+    let output = run(DEMO, &["--help"], &[]);
     assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = text(&output.stdout);
     for flag in ["--products", "--page-size", "--keep", "--database"] {
         assert!(stdout.contains(flag), "{stdout}");
     }
@@ -67,7 +59,8 @@ fn help_lists_the_options() {
 #[test]
 fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
     let database = format!("backend_rs_lesson05_cli_{}", std::process::id());
-    let output = demo(
+    let output = run(
+        DEMO,
         &[
             "--products",
             "300",
@@ -78,8 +71,8 @@ fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
         ],
         &[],
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     for step in 1..=7 {
         assert!(

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use lesson_06::database::{self, DemoDatabase};
+use lesson_06::database::{self, DEMO_DATABASE, DatabaseName, ServerUrl};
 use lesson_06::steps::{self, Demo};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -42,6 +42,11 @@ struct Cli {
     /// Keep the demo database afterwards, to try the payloads in psql.
     #[arg(long)]
     keep: bool,
+    /// The database to create and drop: backend_rs_lesson06, or a name that starts with it
+    /// (to run two demos at once).
+    #[arg(long, value_name = "NAME", default_value = DEMO_DATABASE,
+          value_parser = DatabaseName::parser(DEMO_DATABASE))]
+    database: DatabaseName,
 }
 
 /// Parses `--addr`, refusing anything but loopback: the lab must not be reachable from the
@@ -92,7 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let started = Instant::now();
     steps::intro();
-    let demo = steps::start(&database::server_url(), shutdown)
+    let demo = steps::start(&ServerUrl::from_env(), &cli.database, shutdown)
         .await
         .context("step 1 (start) failed")?;
     let had_postgres = demo.db.is_some();
@@ -149,13 +154,10 @@ async fn run_steps(demo: &Demo, only: Option<Step>) -> anyhow::Result<()> {
 // ANCHOR_END: table_of_contents
 
 async fn serve(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let db = match DemoDatabase::create(&database::server_url()).await {
+    let db = match database::create(&ServerUrl::from_env(), &cli.database).await {
         Ok(db) => Some(db),
         Err(error) => {
-            eprintln!(
-                "  {error}: the SQL-injection routes will answer 503. Start it with `cargo xtask \
-                 services up`."
-            );
+            steps::postgres_missing(&error, "the SQL-injection routes will answer 503");
             None
         }
     };
@@ -166,11 +168,9 @@ async fn serve(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitCode
             token.cancel();
         }
     });
-    let served = steps::serve(cli.addr, db.as_ref().map(|db| db.pool.clone()), shutdown).await;
-    if let Some(db) = db
-        && !cli.keep
-    {
-        let _ = db.drop_database().await;
+    let served = steps::serve(cli.addr, db.as_ref().map(|db| db.pool().clone()), shutdown).await;
+    if let Some(db) = db {
+        let _ = db.finish(cli.keep).await;
     }
     served.with_context(|| format!("could not serve the lab on {}", cli.addr))?;
     Ok(ExitCode::SUCCESS)

@@ -4,30 +4,23 @@
 //!
 //! `cargo test -p lesson-06 --test cli`
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Output, Stdio};
+use testkit::cli::{Served, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-06");
 
-fn demo(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(DEMO)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("the demo binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
+/// The whole demo against a real server, in a database named after this process, so that a
+/// learner's `cargo run -p lesson-06` at the same moment keeps its own.
 #[test]
 fn needs_postgres_the_whole_story_runs_to_completion() {
     // testkit's discovery (DATABASE_URL or the default port) decides where PostgreSQL is.
     let endpoint = testkit::discover::locate(testkit::Service::Postgres)
         .unwrap_or_else(|why| panic!("{why:?}"));
-    let output = demo(&[], &[("DATABASE_URL", &endpoint.url)]);
+    let database = format!("backend_rs_lesson06_cli_{}", std::process::id());
+    let output = run(
+        DEMO,
+        &["--database", &database],
+        &[("DATABASE_URL", &endpoint.url)],
+    );
     let stdout = text(&output.stdout);
     assert!(
         output.status.success(),
@@ -44,6 +37,10 @@ fn needs_postgres_the_whole_story_runs_to_completion() {
         stdout.contains("GOT THROUGH: password hash in the"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(&format!("fresh database {database} with")),
+        "{stdout}"
+    );
     assert!(stdout.contains("TLSv1_3"), "{stdout}");
     assert!(stdout.contains("Done in"), "{stdout}");
 }
@@ -51,7 +48,8 @@ fn needs_postgres_the_whole_story_runs_to_completion() {
 #[test]
 fn without_postgres_it_says_so_in_one_line_runs_the_rest_and_exits_1() {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    let output = demo(
+    let output = run(
+        DEMO,
         &[],
         &[("DATABASE_URL", "postgres://shop:hunter2@127.0.0.1:1/x")],
     );
@@ -74,7 +72,8 @@ fn without_postgres_it_says_so_in_one_line_runs_the_rest_and_exits_1() {
 
 #[test]
 fn one_step_runs_alone() {
-    let output = demo(
+    let output = run(
+        DEMO,
         &["--only", "tls"],
         &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
     );
@@ -85,17 +84,25 @@ fn one_step_runs_alone() {
 
 #[test]
 fn bad_flags_are_usage_errors() {
-    let output = demo(&["--only", "everything"], &[]);
+    let output = run(DEMO, &["--only", "everything"], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--only"));
-    let output = demo(&["--addr", "127.0.0.1:8080"], &[]);
+    let output = run(DEMO, &["--addr", "127.0.0.1:8080"], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--serve"));
+    // The demo drops the database it is given: only names with its own prefix.
+    let output = run(DEMO, &["--database", "postgres"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("must start with backend_rs_lesson06"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
 fn the_lab_refuses_to_listen_beyond_loopback() {
-    let output = demo(&["--serve", "--addr", "0.0.0.0:3000"], &[]);
+    let output = run(DEMO, &["--serve", "--addr", "0.0.0.0:3000"], &[]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
@@ -108,24 +115,8 @@ fn the_lab_refuses_to_listen_beyond_loopback() {
 #[cfg(unix)]
 #[tokio::test]
 async fn serve_mode_answers_until_ctrl_c() {
-    let mut child = Command::new(DEMO)
-        .args(["--serve", "--addr", "127.0.0.1:0"])
-        .env("DATABASE_URL", "postgres://127.0.0.1:1/x")
-        .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first_line = String::new();
-    stdout.read_line(&mut first_line).unwrap();
-    let base = first_line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
-        .trim_end_matches('.')
-        .to_owned();
-
+    let served = Served::start(DEMO, &[("DATABASE_URL", "postgres://127.0.0.1:1/x")]);
+    let base = served.url();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let page = client
         .get(format!("{base}/fixed/comments"))
@@ -135,14 +126,7 @@ async fn serve_mode_answers_until_ctrl_c() {
     assert_eq!(page.status(), 200);
     assert!(page.headers().contains_key("content-security-policy"));
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert!(rest.contains("Stopped."), "{rest}");
+    let stopped = served.interrupt();
+    assert!(stopped.status.success(), "{stopped:?}");
+    assert!(stopped.stdout.contains("Stopped."), "{stopped:?}");
 }

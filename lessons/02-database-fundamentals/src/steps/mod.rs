@@ -13,7 +13,7 @@ use shop_db::seed::{SeedError, SeedSize};
 use thiserror::Error;
 
 use crate::checkout::CheckoutError;
-use crate::database::{DEMO_DATABASE, DemoDatabase, ServerUrl, SetupError};
+use crate::database::{DEMO_DATABASE, ServerUrl, SetupError};
 
 pub use mongo::reviews_in_mongodb;
 pub use postgres::{
@@ -87,14 +87,6 @@ pub fn postgres_unavailable(settings: &Settings, error: &SetupError) {
         "  Start the course's services with `cargo xtask services up` (`cargo xtask services"
     );
     eprintln!("  status` shows what answers), then run `cargo run -p lesson-02` again.");
-}
-
-/// Drops the demo database unless `--keep` asked to keep it.
-pub async fn clean_up(db: DemoDatabase, keep: bool) -> Result<(), sqlx::Error> {
-    if keep {
-        return Ok(());
-    }
-    db.drop_database().await
 }
 
 pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {

@@ -18,7 +18,7 @@ pub async fn connect(server: &ServerUrl) -> Result<DemoDatabase, SetupError> {
     heading(1, "Connect, with a pool");
     say(format_args!("Server: {}", server.describe()));
     let started = Instant::now();
-    let db = database::create_demo_database(server).await?;
+    let db = DemoDatabase::create(server, &database::demo_database()).await?;
     say(format_args!(
         "Dropped and re-created the database {DEMO_DATABASE} ({}), so every run starts empty and",
         duration(started.elapsed())
@@ -26,7 +26,7 @@ pub async fn connect(server: &ServerUrl) -> Result<DemoDatabase, SetupError> {
     say("nothing outside it is touched. The rest of the demo borrows connections from a pool of");
     say(format_args!(
         "at most 5 (open now: {}): a pooled connection is ready at once, a new one costs a server",
-        db.pool.size()
+        db.pool().size()
     ));
     say("process and a few round trips.");
     Ok(db)

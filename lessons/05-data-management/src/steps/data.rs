@@ -8,18 +8,18 @@ use uuid::Uuid;
 
 use super::{Settings, StepError};
 use crate::bulk::{self, WriteReport};
-use crate::database::{self, DemoDatabase, SetupError, redact};
+use crate::database::{self, DemoDatabase, SetupError};
 use crate::pagination::{self, PassReport};
 
 pub async fn setup(settings: &Settings) -> Result<DemoDatabase, SetupError> {
     heading(1, "A catalog to work with");
-    say(format_args!("Server: {}", redact(&settings.server_url)));
+    say(format_args!("Server: {}", settings.server.redacted()));
     let started = Instant::now();
-    let db = database::create(&settings.server_url, &settings.database).await?;
-    database::prepare(&db.pool, &settings.size).await?;
+    let db = DemoDatabase::create(&settings.server, &settings.database).await?;
+    database::prepare(db.pool(), &settings.size).await?;
     say(format_args!(
         "Re-created the database {}, applied the capstone's migrations, seeded {} products",
-        db.name,
+        db.name(),
         thousands(settings.size.products as i64)
     ));
     say(format_args!(

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use shop_db::seed::SeedSize;
 use thiserror::Error;
 
-use crate::database::{DatabaseName, DemoDatabase, SetupError, redact};
+use crate::database::{DatabaseName, ServerUrl, SetupError};
 
 pub use data::{bulk_writes, offset_vs_keyset, setup};
 pub use http::{Demo, cursors, filters, patch, start_api, validation};
@@ -21,7 +21,7 @@ pub use http::{Demo, cursors, filters, patch, start_api, validation};
 /// What the demo was asked to do.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub server_url: String,
+    pub server: ServerUrl,
     /// The database to create and (without `keep`) drop again.
     pub database: DatabaseName,
     pub size: SeedSize,
@@ -73,17 +73,9 @@ pub fn postgres_unavailable(settings: &Settings, error: &SetupError) {
     if let Some(cause) = std::error::Error::source(error) {
         eprintln!("    caused by: {cause}");
     }
-    eprintln!("  Server tried: {}", redact(&settings.server_url));
+    eprintln!("  Server tried: {}", settings.server.redacted());
     eprintln!("  Start the course's services with `cargo xtask services up`, then run");
     eprintln!("  `cargo run -p lesson-05` again.");
-}
-
-/// Drops the demo database unless `--keep` asked to keep it.
-pub async fn clean_up(db: DemoDatabase, keep: bool) -> Result<(), sqlx::Error> {
-    if keep {
-        return Ok(());
-    }
-    db.drop_database().await
 }
 
 pub fn outro(settings: &Settings, elapsed: Duration) {

@@ -17,7 +17,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::attack::AttackError;
-use crate::database::{DEMO_DATABASE, DatabaseError, DemoDatabase};
+use crate::database::{self, DatabaseError, DatabaseName, DemoDatabase, ServerUrl};
 use crate::lab::{self, LabState, RunningServer};
 use crate::ratelimit::RateLimiter;
 use crate::ssrf::InternalServices;
@@ -89,18 +89,23 @@ pub fn intro() {
     say("throttling, and a customer's data exported and erased. Everything stays on loopback.");
 }
 
-/// Step 1: the demo database (optional), the internal stand-ins, and the lab.
-pub async fn start(database_url: &str, shutdown: CancellationToken) -> Result<Demo, StepError> {
+/// Step 1: the demo database `name` on `server` (optional), the internal stand-ins, and the
+/// lab.
+pub async fn start(
+    server: &ServerUrl,
+    name: &DatabaseName,
+    shutdown: CancellationToken,
+) -> Result<Demo, StepError> {
     heading(1, "Start the lab");
-    let db = match DemoDatabase::create(database_url).await {
+    let db = match database::create(server, name).await {
         Ok(db) => {
             show(format_args!(
-                "PostgreSQL: fresh database {DEMO_DATABASE} with products and staff_accounts"
+                "PostgreSQL: fresh database {name} with products and staff_accounts"
             ));
             Some(db)
         }
         Err(error) => {
-            postgres_missing(&error);
+            postgres_missing(&error, "the SQL-injection rows are skipped");
             None
         }
     };
@@ -110,7 +115,7 @@ pub async fn start(database_url: &str, shutdown: CancellationToken) -> Result<De
         services.metadata, services.cdn
     ));
     let state = LabState::new(
-        db.as_ref().map(|db| db.pool.clone()),
+        db.as_ref().map(|db| db.pool().clone()),
         services.fetchers()?,
         demo_throttle_policy(),
     );
@@ -131,12 +136,10 @@ pub async fn start(database_url: &str, shutdown: CancellationToken) -> Result<De
     })
 }
 
-/// One line saying what is missing and how to start it; the demo goes on without it.
-fn postgres_missing(error: &DatabaseError) {
-    eprintln!(
-        "  {error}: the SQL-injection rows are skipped. Start it with `cargo xtask services up` \
-         (or set DATABASE_URL)."
-    );
+/// One line saying what is missing and how to start it (the error says how); the demo goes
+/// on without it.
+pub fn postgres_missing(error: &DatabaseError, what: &str) {
+    eprintln!("  {error}; {what}.");
 }
 
 /// Stops the servers, and drops the demo database unless `keep`.
@@ -144,12 +147,14 @@ pub async fn finish(demo: Demo, keep: bool) -> Result<(), StepError> {
     demo.lab.stop().await?;
     demo.shutdown.cancel();
     if let Some(db) = demo.db {
+        let name = db.name().clone();
         if keep {
             say(format_args!(
-                "Kept the database {DEMO_DATABASE} (psql -d {DEMO_DATABASE}); try the payloads in it."
+                "Kept the database {name} (psql -d {name}); try the payloads in it."
             ));
-        } else if let Err(error) = db.drop_database().await {
-            eprintln!("  could not drop {DEMO_DATABASE}: {error}");
+        }
+        if let Err(error) = db.finish(keep).await {
+            eprintln!("  could not drop {name}: {error}");
         }
     }
     Ok(())
