@@ -150,7 +150,10 @@ pub async fn api_keys(demo: &Demo) -> Result<(), StepError> {
     )
     .await?
     .print_brief();
-    let tampered = format!("{}A", &key[..key.len() - 1]);
+    // Change the last character, to something it is not: replacing it with a fixed letter
+    // would leave one key in 64 unchanged.
+    let (head, last) = key.split_at(key.len() - 1);
+    let tampered = format!("{head}{}", if last == "A" { "B" } else { "A" });
     demo.call(
         Method::GET,
         "/integrations/notes",
