@@ -1,9 +1,18 @@
 //! Authentication as an extractor: a handler that takes [`CurrentUser`] or [`RequireRole`]
 //! cannot run for a request that fails the check, so no route can forget it.
 //!
-//! ```ignore
-//! async fn me(CurrentUser(who): CurrentUser) -> ...            // any signed-in user
-//! async fn create(RequireRole(who, ..): RequireRole<Admin>) -> ... // admins only
+//! ```
+//! use shop_api::auth::{Admin, CurrentUser, RequireRole};
+//!
+//! // Any signed-in user.
+//! async fn me(CurrentUser(who): CurrentUser) -> String {
+//!     who.user_id.to_string()
+//! }
+//!
+//! // Admins only: a customer gets 403 before this body runs.
+//! async fn create(admin: RequireRole<Admin>) -> String {
+//!     admin.0.user_id.to_string()
+//! }
 //! ```
 //!
 //! Roles decide what *kind* of thing someone may do. Whether they may touch *this* order or
