@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
@@ -92,10 +92,16 @@ async fn create_product(
 }
 // ANCHOR_END: create
 
+/// A malformed id is a problem document like every other error, not axum's plain text.
+fn unreadable_path(rejection: PathRejection) -> ApiError {
+    ApiError::InvalidPath(rejection.body_text())
+}
+
 async fn get_product(
     State(pool): State<PgPool>,
-    Path(id): Path<Uuid>,
+    id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<ProductView>, ApiError> {
+    let Path(id) = id.map_err(unreadable_path)?;
     let product = catalog::get(&pool, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(product.into()))
 }
@@ -103,9 +109,10 @@ async fn get_product(
 // ANCHOR: patch
 async fn patch_product(
     State(pool): State<PgPool>,
-    Path(id): Path<Uuid>,
+    id: Result<Path<Uuid>, PathRejection>,
     body: Result<Json<ProductPatch>, JsonRejection>,
 ) -> Result<Json<ProductView>, ApiError> {
+    let Path(id) = id.map_err(unreadable_path)?;
     let Json(patch) = body.map_err(unreadable)?;
     let changes = ProductChanges::try_from(patch).map_err(ApiError::InvalidBody)?;
     let product = catalog::update(&pool, id, &changes)

@@ -70,6 +70,9 @@ pub enum ApiError {
     /// A body serde could not read: not JSON, a wrong type, an unknown member.
     #[error("{detail}")]
     UnreadableBody { status: StatusCode, detail: String },
+    /// A path segment the route cannot read (`/products/42` where a UUID belongs).
+    #[error("{0}")]
+    InvalidPath(String),
     #[error("no product with this id")]
     NotFound,
     #[error("SKU {0} is already in use")]
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::UnreadableBody { status, .. } => *status,
+            ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::DuplicateSku(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -142,6 +142,20 @@ async fn a_body_that_is_not_json_is_a_problem_too() {
     api.shut_down().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_malformed_product_id_is_a_400_problem_without_a_database() {
+    let (api, base) = serve(nowhere()).await;
+    for method in [reqwest::Method::GET, reqwest::Method::PATCH] {
+        let body = (method == reqwest::Method::PATCH).then(|| json!({}));
+        let (status, content_type, problem) =
+            send(method.clone(), &format!("{base}/products/42"), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method}");
+        assert_eq!(content_type, "application/problem+json", "{method}");
+        assert_eq!(problem["status"], 400, "{method}");
+    }
+    api.shut_down().await.unwrap();
+}
+
 mod needs_postgres {
     use super::*;
     use shop_db::seed::{self, SeedSize};

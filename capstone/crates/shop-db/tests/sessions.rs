@@ -118,6 +118,14 @@ mod needs_postgres {
             repo.rotate(&[1; 32], &[2; 32], short).await.unwrap(),
             Refresh::Rejected
         );
+
+        // The control: a session with the usual lifetime rotates, so the rejection above is
+        // the expiry talking.
+        repo.start(user, &[3; 32], LIFETIMES).await.unwrap();
+        assert!(matches!(
+            repo.rotate(&[3; 32], &[4; 32], LIFETIMES).await.unwrap(),
+            Refresh::Rotated { .. }
+        ));
     }
 
     #[tokio::test]

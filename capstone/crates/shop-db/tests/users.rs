@@ -189,6 +189,19 @@ mod needs_postgres {
             repo.redeem_verification_token(&[2; 32]).await.unwrap(),
             None
         );
+
+        // The control: the same user's unexpired token does verify, so the `None` above is
+        // the expiry talking, not a redeem that never works.
+        let tomorrow = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+        repo.add_verification_token(user.id, &user.email, &[3; 32], tomorrow)
+            .await
+            .unwrap();
+        assert!(
+            repo.redeem_verification_token(&[3; 32])
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[tokio::test]
