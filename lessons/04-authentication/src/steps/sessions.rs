@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{ALICE, Demo, StepError, check, ensure_account};
 use crate::accounts::TokenPair;
+use crate::client::Exchange;
 use crate::config::AuthConfig;
 use crate::rbac::Role;
 use crate::sessions::Revoked;
@@ -29,6 +30,27 @@ pub(super) async fn login(
         )
         .await?;
     Ok(exchange.json()?)
+}
+
+/// `POST /auth/refresh` with `refresh_token`, expecting `expected`.
+async fn refresh(
+    demo: &Demo,
+    refresh_token: &str,
+    expected: StatusCode,
+) -> Result<Exchange, StepError> {
+    let body = json!({ "refresh_token": refresh_token });
+    demo.call(Method::POST, "/auth/refresh", None, Some(body), expected)
+        .await
+}
+
+/// `GET /me`, with `access_token` as the bearer token when there is one.
+async fn me(
+    demo: &Demo,
+    access_token: Option<&str>,
+    expected: StatusCode,
+) -> Result<Exchange, StepError> {
+    demo.call(Method::GET, "/me", access_token, None, expected)
+        .await
 }
 
 pub async fn sessions(demo: &Demo) -> Result<(), StepError> {
@@ -79,66 +101,29 @@ pub async fn sessions(demo: &Demo) -> Result<(), StepError> {
     }
 
     say("A protected route needs the token; without it, 401 and a challenge:");
-    demo.call(
-        Method::GET,
-        "/me",
-        Some(&pair.access_token),
-        None,
-        StatusCode::OK,
-    )
-    .await?
-    .print();
-    demo.call(Method::GET, "/me", None, None, StatusCode::UNAUTHORIZED)
+    me(demo, Some(&pair.access_token), StatusCode::OK)
         .await?
         .print();
+    me(demo, None, StatusCode::UNAUTHORIZED).await?.print();
 
     say("Refreshing rotates: the answer holds a new refresh token, and the old one is spent.");
     let stolen = pair.refresh_token.clone();
-    let body = json!({ "refresh_token": pair.refresh_token });
-    let exchange = demo
-        .call(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(body),
-            StatusCode::OK,
-        )
-        .await?;
+    let exchange = refresh(demo, &pair.refresh_token, StatusCode::OK).await?;
     exchange.print_brief();
     let renewed: TokenPair = exchange.json()?;
 
     say("Now an attacker replays the first refresh token, copied from a log or a proxy:");
-    let body = json!({ "refresh_token": stolen });
-    demo.call(
-        Method::POST,
-        "/auth/refresh",
-        None,
-        Some(body),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await?
-    .print_brief();
+    refresh(demo, &stolen, StatusCode::UNAUTHORIZED)
+        .await?
+        .print_brief();
     say("The server cannot tell thief from user, so it ended the whole family. Alice's newer");
     say("refresh token and her access token die with it; she must log in again:");
-    let body = json!({ "refresh_token": renewed.refresh_token });
-    demo.call(
-        Method::POST,
-        "/auth/refresh",
-        None,
-        Some(body),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await?
-    .print_brief();
-    demo.call(
-        Method::GET,
-        "/me",
-        Some(&renewed.access_token),
-        None,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await?
-    .print_brief();
+    refresh(demo, &renewed.refresh_token, StatusCode::UNAUTHORIZED)
+        .await?
+        .print_brief();
+    me(demo, Some(&renewed.access_token), StatusCode::UNAUTHORIZED)
+        .await?
+        .print_brief();
     let claims = demo
         .state
         .accounts
@@ -164,15 +149,9 @@ pub async fn sessions(demo: &Demo) -> Result<(), StepError> {
     )
     .await?
     .print_brief();
-    demo.call(
-        Method::GET,
-        "/me",
-        Some(&pair.access_token),
-        None,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await?
-    .print_brief();
+    me(demo, Some(&pair.access_token), StatusCode::UNAUTHORIZED)
+        .await?
+        .print_brief();
     Ok(())
 }
 
