@@ -17,19 +17,25 @@ use crate::tokens::{AccessClaims, TokenKeys, peek, unix_now};
 /// Logs in over HTTP and returns the token pair.
 pub(super) async fn login(
     demo: &Demo,
-    (email, password, _): (&str, &str, Role),
+    account: (&str, &str, Role),
 ) -> Result<TokenPair, StepError> {
+    Ok(login_exchange(demo, account).await?.json()?)
+}
+
+/// `POST /auth/login` for `account`, expecting 200; the whole exchange, to print.
+async fn login_exchange(
+    demo: &Demo,
+    (email, password, _): (&str, &str, Role),
+) -> Result<Exchange, StepError> {
     let body = json!({ "email": email, "password": password });
-    let exchange = demo
-        .call(
-            Method::POST,
-            "/auth/login",
-            None,
-            Some(body),
-            StatusCode::OK,
-        )
-        .await?;
-    Ok(exchange.json()?)
+    demo.call(
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(body),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /auth/refresh` with `refresh_token`, expecting `expected`.
@@ -78,16 +84,7 @@ pub async fn sessions(demo: &Demo) -> Result<(), StepError> {
     .print();
 
     say("Login answers with two tokens: a JWT for requests, an opaque one to renew it.");
-    let body = json!({ "email": "alice@shop.test", "password": "alice's long passphrase" });
-    let exchange = demo
-        .call(
-            Method::POST,
-            "/auth/login",
-            None,
-            Some(body),
-            StatusCode::OK,
-        )
-        .await?;
+    let exchange = login_exchange(demo, ALICE).await?;
     exchange.print();
     let pair: TokenPair = exchange.json()?;
     if let Some((header, claims)) = peek(&pair.access_token) {
