@@ -65,6 +65,13 @@ impl Tool {
     }
 }
 
+/// Are the book's tools installed, at the versions it is tested with?
+pub fn tools_installed() -> bool {
+    TOOLS
+        .iter()
+        .all(|tool| tool.installed_version().as_deref() == Some(tool.version))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Build,

@@ -3,13 +3,56 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
-/// The workspace root: xtask lives one level below it.
-pub fn root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
+/// The workspace root, found at run time.
+///
+/// Not `env!("CARGO_MANIFEST_DIR")`: that is baked in at compile time, and with a shared
+/// `CARGO_TARGET_DIR` (a common global setting) cargo may run an xtask binary built from
+/// another checkout, which would then judge that checkout's exercises instead of yours.
+/// `cargo xtask` is `cargo run -p xtask`, which sets `CARGO_MANIFEST_DIR` in the environment
+/// of the process it starts, for the checkout it was run in; the directory we were started
+/// from is the fallback.
+pub fn root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        let here = std::env::current_dir().unwrap_or_default();
+        find_root(from_cargo.as_deref(), &here).unwrap_or(here)
+    })
+}
+
+/// The workspace root above `xtask_dir` (this package's directory, as cargo says at run
+/// time), or else the nearest directory above `start` holding `xtask/` and a workspace
+/// `Cargo.toml`.
+fn find_root(xtask_dir: Option<&Path>, start: &Path) -> Option<PathBuf> {
+    let is_root = |dir: &Path| {
+        dir.join("xtask").join("Cargo.toml").is_file()
+            && std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.contains("[workspace]"))
+    };
+    if let Some(parent) = xtask_dir.and_then(Path::parent)
+        && is_root(parent)
+    {
+        return Some(parent.to_path_buf());
+    }
+    start
+        .ancestors()
+        .find(|dir| is_root(dir))
+        .map(Path::to_path_buf)
+}
+
+/// `path` relative to the workspace root with `/` between its parts, as git wants it on every
+/// OS (a Windows path's backslash is not a separator to git).
+pub fn git_path(path: &Path) -> String {
+    let relative = path.strip_prefix(root()).unwrap_or(path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// `cargo` as the one that started us (`CARGO` is set by `cargo run`), at the workspace root.
@@ -66,11 +109,79 @@ pub struct TestRun {
     pub outcomes: Vec<(String, Outcome)>,
     /// False when nothing ran because the code did not compile.
     pub compiled: bool,
+    /// cargo's own verdict: false when any test binary failed, *including* one that aborted
+    /// before it could report (a stack overflow, an abort, a `process::exit`).
+    pub exit_ok: bool,
+    /// Test binaries cargo started (`Running ...` and `Doc-tests ...` lines).
+    pub binaries_started: usize,
+    /// Test binaries that printed libtest's closing `test result:` line.
+    pub binaries_finished: usize,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl TestRun {
+    /// Reads a finished `cargo test` run.
+    pub fn parse(exit_ok: bool, stdout: String, stderr: String) -> Self {
+        let binaries_started = stderr
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| l.starts_with("Running ") || l.starts_with("Doc-tests "))
+            .count();
+        let binaries_finished = stdout
+            .lines()
+            .filter(|l| l.starts_with("test result: "))
+            .count();
+        TestRun {
+            outcomes: parse_test_lines(&stdout),
+            // cargo prints "could not compile" for any build failure.
+            compiled: !stderr.contains("could not compile"),
+            exit_ok,
+            binaries_started,
+            binaries_finished,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Why this run cannot count as "everything passed" although no reported test failed:
+    /// a test binary died before libtest's summary, so its tests never reported. `None` when
+    /// every binary cargo started finished and cargo agrees.
+    pub fn crash(&self) -> Option<String> {
+        if !self.compiled {
+            return None;
+        }
+        let unreported = self.binaries_started.saturating_sub(self.binaries_finished);
+        // Every binary reported: cargo's failure is explained by the failed tests, if any.
+        if unreported == 0 && (self.exit_ok || self.count(Outcome::Failed) > 0) {
+            return None;
+        }
+        // cargo names the process that died and how; a stack overflow also says so itself.
+        let evidence: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| {
+                l.contains("process didn't exit successfully")
+                    || l.contains("has overflowed its stack")
+                    || l.contains("fatal runtime error")
+            })
+            .map(str::trim)
+            .collect();
+        let what = if unreported > 0 {
+            format!(
+                "{unreported} test binary(ies) stopped before reporting their results, so their \
+                 tests never all ran"
+            )
+        } else {
+            "cargo test failed although every test that reported passed".to_owned()
+        };
+        Some(if evidence.is_empty() {
+            what
+        } else {
+            format!("{what}:\n    {}", evidence.join("\n    "))
+        })
+    }
+
     pub fn count(&self, outcome: Outcome) -> usize {
         count(&self.outcomes, outcome)
     }
@@ -130,25 +241,47 @@ fn flush_hidden(report: &mut String, hidden: &mut usize) {
     }
 }
 
+/// What to add to a `cargo test` run: cargo features, and libtest arguments (`--skip`).
+#[derive(Clone, Debug, Default)]
+pub struct TestArgs {
+    pub features: Vec<String>,
+    pub libtest: Vec<String>,
+}
+
 /// `cargo test -p <package> --no-fail-fast`, captured and parsed.
-pub fn test_package(package: &str) -> Result<TestRun> {
-    let (_, stdout, stderr) = run_captured(cargo().args([
+pub fn test_package(package: &str, extra: &TestArgs) -> Result<TestRun> {
+    let mut command = cargo();
+    command.args([
         "test",
         "--package",
         package,
         "--no-fail-fast",
         "--color",
         "never",
-    ]))?;
-    let outcomes = parse_test_lines(&stdout);
-    // cargo prints "could not compile" for any build failure; tests that ran print results.
-    let compiled = !stderr.contains("could not compile");
-    Ok(TestRun {
-        outcomes,
-        compiled,
-        stdout,
-        stderr,
-    })
+    ]);
+    if !extra.features.is_empty() {
+        command.args(["--features", &extra.features.join(",")]);
+    }
+    command.arg("--").args(&extra.libtest);
+    let (ok, stdout, stderr) = run_captured(&mut command)?;
+    Ok(TestRun::parse(ok, stdout, stderr))
+}
+
+/// The names of the tests `cargo test -p <package>` would run (`-- --list`), without running
+/// them. Empty when the package does not compile.
+pub fn list_tests(package: &str, extra: &TestArgs) -> Result<Vec<String>> {
+    let mut command = cargo();
+    command.args(["test", "--package", package, "--color", "never"]);
+    if !extra.features.is_empty() {
+        command.args(["--features", &extra.features.join(",")]);
+    }
+    command.args(["--", "--list"]);
+    let (_, stdout, _) = run_captured(&mut command)?;
+    Ok(stdout
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// How many of `outcomes` are `wanted`.
@@ -209,6 +342,16 @@ pub fn workspace_packages() -> Result<Vec<serde_json::Value>> {
     Ok(metadata["packages"].as_array().cloned().unwrap_or_default())
 }
 
+/// Does workspace package `package` depend on `dependency` (in any section)?
+pub fn depends_on(package: &str, dependency: &str) -> Result<bool> {
+    Ok(workspace_packages()?.iter().any(|p| {
+        p["name"] == package
+            && p["dependencies"]
+                .as_array()
+                .is_some_and(|deps| deps.iter().any(|d| d["name"] == dependency))
+    }))
+}
+
 /// Workspace packages with at least one `[[bench]]` target.
 fn packages_with_benches() -> Result<Vec<String>> {
     let packages = workspace_packages()?;
@@ -254,14 +397,13 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
 
     #[test]
     fn failure_report_keeps_each_failing_tests_output_and_nothing_else() {
-        let run = TestRun {
-            outcomes: vec![],
-            compiled: true,
-            stdout: "test a ... FAILED\n\nfailures:\n\n---- a stdout ----\nboom\n\n\
-                     failures:\n    a\n\ntest result: FAILED. 0 passed; 1 failed\n"
+        let run = TestRun::parse(
+            false,
+            "test a ... FAILED\n\nfailures:\n\n---- a stdout ----\nboom\n\n\
+             failures:\n    a\n\ntest result: FAILED. 0 passed; 1 failed\n"
                 .into(),
-            stderr: String::new(),
-        };
+            String::new(),
+        );
         let report = run.failure_report(5);
         assert!(report.starts_with("---- a stdout ----\nboom\n"), "{report}");
         assert!(!report.contains("test result"), "{report}");
@@ -269,15 +411,13 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
 
     #[test]
     fn failure_report_shows_a_repeated_panic_once_per_test() {
-        let run = TestRun {
-            outcomes: vec![],
-            compiled: true,
-            stdout:
-                "failures:\n\n---- p stdout ----\npanicked at x\npanicked at x\npanicked at x\n\
-                     ---- q stdout ----\npanicked at x\n"
-                    .into(),
-            stderr: String::new(),
-        };
+        let run = TestRun::parse(
+            false,
+            "failures:\n\n---- p stdout ----\npanicked at x\npanicked at x\npanicked at x\n\
+             ---- q stdout ----\npanicked at x\n"
+                .into(),
+            String::new(),
+        );
         let report = run.failure_report(5);
         assert_eq!(report.matches("panicked at x").count(), 2, "{report}");
         assert!(report.contains("(2 repeated lines not shown)"), "{report}");
@@ -285,5 +425,100 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
             run.failure_report(1)
                 .ends_with("... and 1 more failing test(s)\n")
         );
+    }
+
+    /// What cargo prints around a test binary that aborts: the first binary reports, the
+    /// second (a recursive `Display`) overflows its stack before its summary.
+    fn aborted_run() -> TestRun {
+        let stderr = "\
+     Running tests/part_a.rs (target/debug/deps/part_a-1)
+     Running tests/part_b.rs (target/debug/deps/part_b-2)
+
+thread 'shows_a_price' has overflowed its stack
+fatal runtime error: stack overflow
+error: test failed, to rerun pass `--test part_b`
+
+Caused by:
+  process didn't exit successfully: `/t/part_b-2` (signal: 6, SIGABRT: process abort signal)
+error: 1 target failed:
+    `--test part_b`
+";
+        let stdout = "\
+running 2 tests
+test adds ... ok
+test parses ... ok
+
+test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out
+
+running 1 test
+";
+        TestRun::parse(false, stdout.into(), stderr.into())
+    }
+
+    #[test]
+    fn a_binary_that_aborts_is_a_crash_even_when_every_reported_test_passed() {
+        let run = aborted_run();
+        assert_eq!(run.count(Outcome::Passed), run.outcomes.len());
+        let crash = run.crash().expect("an aborted binary must be reported");
+        assert!(crash.contains("1 test binary(ies) stopped"), "{crash}");
+        assert!(crash.contains("overflowed its stack"), "{crash}");
+    }
+
+    #[test]
+    fn ordinary_failures_and_clean_runs_are_not_crashes() {
+        let clean = TestRun::parse(
+            true,
+            "test a ... ok\ntest result: ok. 1 passed\n".into(),
+            "     Running tests/a.rs (x)\n".into(),
+        );
+        assert_eq!(clean.crash(), None);
+        let failing = TestRun::parse(
+            false,
+            "test a ... FAILED\ntest result: FAILED. 0 passed; 1 failed\n".into(),
+            "     Running tests/a.rs (x)\nerror: test failed\n".into(),
+        );
+        assert_eq!(failing.crash(), None);
+        let silent = TestRun::parse(
+            false,
+            "test a ... ok\ntest result: ok. 1 passed\n".into(),
+            "     Running tests/a.rs (x)\n".into(),
+        );
+        assert!(
+            silent.crash().is_some(),
+            "cargo failed: the run is not clean"
+        );
+    }
+
+    #[test]
+    fn the_root_is_the_checkout_cargo_ran_in_not_the_one_xtask_was_built_in() {
+        let base = std::env::temp_dir().join(format!("xtask-root-{}", std::process::id()));
+        let make = |name: &str| {
+            let dir = base.join(name);
+            std::fs::create_dir_all(dir.join("xtask").join("src")).unwrap();
+            std::fs::write(
+                dir.join("Cargo.toml"),
+                "[workspace]\nmembers = [\"xtask\"]\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("xtask").join("Cargo.toml"), "[package]\n").unwrap();
+            dir
+        };
+        let (mine, other) = (make("mine"), make("other"));
+        // cargo says which checkout it ran: that wins over where we were started from.
+        assert_eq!(
+            find_root(Some(&mine.join("xtask")), &other.join("xtask/src")),
+            Some(mine.clone())
+        );
+        // Without cargo's word, the nearest checkout above the current directory.
+        assert_eq!(
+            find_root(None, &other.join("xtask/src")),
+            Some(other.clone())
+        );
+        // A stale or foreign CARGO_MANIFEST_DIR is ignored.
+        assert_eq!(
+            find_root(Some(&base.join("nowhere/xtask")), &mine),
+            Some(mine.clone())
+        );
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -49,10 +49,36 @@ impl Exercise {
         self.dir.join("tests")
     }
 
-    /// `hints/1.md`, `hints/2.md`, ... in level order.
-    pub fn hints(&self) -> Vec<PathBuf> {
+    /// The parts of the exercise, from its test files `tests/part_<letter>_<topic>.rs`.
+    pub fn parts(&self) -> Vec<Part> {
+        let mut parts: Vec<Part> = std::fs::read_dir(self.tests_dir())
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let stem = name.strip_suffix(".rs")?;
+                let rest = stem.strip_prefix("part_")?;
+                let (letter, topic) = rest.split_once('_')?;
+                let mut chars = letter.chars();
+                let (Some(letter), None) = (chars.next(), chars.next()) else {
+                    return None;
+                };
+                Some(Part {
+                    letter,
+                    topic: topic.replace('_', " "),
+                    module: stem.to_owned(),
+                })
+            })
+            .collect();
+        parts.sort_by_key(|p| p.letter);
+        parts
+    }
+
+    /// `hints/<part>/1.md`, `2.md`, ... in level order.
+    pub fn hints(&self, part: char) -> Vec<PathBuf> {
+        let dir = self.dir.join("hints").join(part.to_string());
         (1..)
-            .map(|level| self.dir.join("hints").join(format!("{level}.md")))
+            .map(|level| dir.join(format!("{level}.md")))
             .take_while(|path| path.is_file())
             .collect()
     }
@@ -64,64 +90,132 @@ impl Exercise {
 
     /// Path relative to the workspace root, for messages.
     pub fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(cargo::root())
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        cargo::git_path(path)
     }
 
-    /// The stub as the course ships it: the file in the branch you cloned (`origin/HEAD`), so
-    /// it is found even after you commit your own work; `HEAD` when there is no remote.
+    /// The git object id of the stub as the course ships it, recorded in the exercise's
+    /// `Cargo.toml` (`[package.metadata.course] stub = "..."`).
+    ///
+    /// Recorded rather than read from a branch: after a learner commits their work, `HEAD` (and
+    /// their own `origin`) hold *their* file, and on a maintainer's branch that edits a stub the
+    /// branch is not what was shipped either. The id names one exact text, which any clone of
+    /// the course has in its history; `cargo xtask verify NN --record-stub` records a new one.
+    pub fn recorded_stub_id(&self) -> Result<Option<String>> {
+        let manifest = std::fs::read_to_string(self.dir.join("Cargo.toml"))?;
+        let parsed: toml::Table = toml::from_str(&manifest).with_context(|| {
+            format!(
+                "{} is not valid TOML",
+                self.dir.join("Cargo.toml").display()
+            )
+        })?;
+        Ok(parsed
+            .get("package")
+            .and_then(|p| p.get("metadata"))
+            .and_then(|m| m.get("course"))
+            .and_then(|c| c.get("stub"))
+            .and_then(|s| s.as_str())
+            .map(str::to_owned))
+    }
+
+    /// The stub's text, from git by its recorded id.
     pub fn pristine_stub(&self) -> Result<String> {
-        let relative = self.relative(&self.learner_file());
-        let mut last_error = String::new();
-        for rev in ["origin/HEAD", "HEAD"] {
-            let (ok, stub, stderr) = git(&["show", &format!("{rev}:{relative}")])?;
-            if ok {
-                return Ok(stub);
-            }
-            last_error = stderr.trim().to_owned();
+        let id = self.recorded_stub_id()?.with_context(|| {
+            format!(
+                "exercise {} has no recorded stub; run `cargo xtask verify {} --record-stub`",
+                self.id(),
+                self.id()
+            )
+        })?;
+        let (ok, stub, stderr) = git(&["cat-file", "blob", &id])?;
+        if !ok {
+            bail!(
+                "cannot read the stub of exercise {} (git object {id}) from git: {}; this needs \
+                 the repository as you cloned it",
+                self.id(),
+                stderr.trim()
+            );
         }
-        bail!(
-            "cannot read the stub of {relative} from git ({last_error}): this needs the repository as you cloned it"
-        )
+        Ok(stub)
     }
 
-    /// Is the learner's file still the stub? `None` when that cannot be told (no git).
+    /// The git object id the learner's file has now (what `git hash-object` says), `None`
+    /// outside a git checkout.
+    pub fn current_id(&self) -> Result<Option<String>> {
+        let path = cargo::git_path(&self.learner_file());
+        let (ok, id, _) = git(&["hash-object", "--", &path])?;
+        Ok(ok.then(|| id.trim().to_owned()))
+    }
+
+    /// Is the learner's file still the stub? `None` when that cannot be told (no git, or no
+    /// recorded stub).
     pub fn is_untouched(&self) -> Result<Option<bool>> {
-        let current = std::fs::read_to_string(self.learner_file())?;
-        Ok(match self.pristine_stub() {
-            Ok(stub) => Some(stub == current),
-            // An exercise git does not know yet is one being written: its file is the stub.
-            Err(_) if self.is_new()? => Some(true),
-            Err(_) => None,
-        })
+        let (Some(recorded), Some(current)) = (self.recorded_stub_id()?, self.current_id()?) else {
+            return Ok(None);
+        };
+        Ok(Some(recorded == current))
     }
 
-    /// In a git checkout, but not yet committed (its author is writing it).
-    fn is_new(&self) -> Result<bool> {
-        let relative = self.relative(&self.learner_file());
-        let (in_checkout, _, _) = git(&["rev-parse", "--is-inside-work-tree"])?;
-        let (tracked, _, _) = git(&["ls-files", "--error-unmatch", "--", &relative])?;
-        Ok(in_checkout && !tracked)
+    /// Records the learner's file as it is now as the exercise's stub: stores its text in
+    /// git's object database and its id in `Cargo.toml`. For maintainers who changed a stub.
+    pub fn record_stub(&self) -> Result<String> {
+        let path = cargo::git_path(&self.learner_file());
+        let (ok, id, stderr) = git(&["hash-object", "-w", "--", &path])?;
+        if !ok {
+            bail!("git could not store {path}: {}", stderr.trim());
+        }
+        let id = id.trim().to_owned();
+        let manifest_path = self.dir.join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest_path)?;
+        std::fs::write(&manifest_path, with_recorded_stub(&manifest, &id))
+            .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+        Ok(id)
     }
 
     /// Runs the learner's tests and says where they stand.
     pub fn status(&self) -> Result<(Status, TestRun)> {
-        let run = cargo::test_package(&self.package())?;
-        let total = run.outcomes.len();
-        let passed = run.count(Outcome::Passed);
-        let status = if !run.compiled {
-            Status::DoesNotCompile
-        } else if total > 0 && passed == total {
-            Status::Done { total }
-        } else if passed > 0 {
-            Status::InProgress { passed, total }
-        } else {
-            Status::NotStarted { total }
-        };
-        Ok((status, run))
+        let run = cargo::test_package(&self.package(), &cargo::TestArgs::default())?;
+        Ok((Status::of(&run), run))
     }
+}
+
+/// One part of an exercise: `tests/part_b_discount.rs` is part `b`, "discount".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub letter: char,
+    pub topic: String,
+    /// The test module (and file stem): `part_b_discount`.
+    pub module: String,
+}
+
+/// `manifest` with `[package.metadata.course] stub = "<id>"` set: the line replaced where it
+/// exists, the table added at the end where it does not.
+fn with_recorded_stub(manifest: &str, id: &str) -> String {
+    let line = format!("stub = \"{id}\"");
+    let mut in_table = false;
+    let mut replaced = false;
+    let mut out: Vec<String> = Vec::new();
+    for l in manifest.lines() {
+        let trimmed = l.trim();
+        if trimmed.starts_with('[') {
+            in_table = trimmed == "[package.metadata.course]";
+        } else if in_table && trimmed.starts_with("stub") && trimmed.contains('=') {
+            out.push(line.clone());
+            replaced = true;
+            continue;
+        }
+        out.push(l.to_owned());
+    }
+    let mut text = out.join("\n");
+    if !replaced {
+        text.push_str(
+            "\n\n# The stub as shipped, by git object id: `cargo xtask reset` restores it and\n\
+             # `verify` proves it; `cargo xtask verify NN --record-stub` records a changed one.\n\
+             [package.metadata.course]\n",
+        );
+        text.push_str(&line);
+    }
+    text.push('\n');
+    text
 }
 
 /// `git <args>` at the workspace root, captured: (success, stdout, stderr).
@@ -129,16 +223,48 @@ fn git(args: &[&str]) -> Result<(bool, String, String)> {
     cargo::run_captured(Command::new("git").current_dir(cargo::root()).args(args))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
-    Done { total: usize },
-    InProgress { passed: usize, total: usize },
-    NotStarted { total: usize },
+    Done {
+        total: usize,
+    },
+    InProgress {
+        passed: usize,
+        total: usize,
+    },
+    NotStarted {
+        total: usize,
+    },
+    /// A test binary died before reporting (a stack overflow, an abort): whatever reported
+    /// cannot say the exercise is done.
+    Crashed {
+        passed: usize,
+        total: usize,
+        why: String,
+    },
     DoesNotCompile,
 }
 
 impl Status {
-    pub fn is_done(self) -> bool {
+    /// Judged by cargo's exit status and libtest's own summaries, not only by the tests that
+    /// happened to report.
+    pub fn of(run: &TestRun) -> Self {
+        let total = run.outcomes.len();
+        let passed = run.count(Outcome::Passed);
+        if !run.compiled {
+            Status::DoesNotCompile
+        } else if let Some(why) = run.crash() {
+            Status::Crashed { passed, total, why }
+        } else if total > 0 && passed == total && run.exit_ok {
+            Status::Done { total }
+        } else if passed > 0 {
+            Status::InProgress { passed, total }
+        } else {
+            Status::NotStarted { total }
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
         matches!(self, Status::Done { .. })
     }
 }
@@ -180,5 +306,48 @@ pub fn find(wanted: &str) -> Result<Exercise> {
                 known.join(", ")
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_a_stub_replaces_the_old_id_or_adds_the_table() {
+        let fresh = "[package]\nname = \"exercise-01\"\n";
+        let once = with_recorded_stub(fresh, "abc");
+        let parsed: toml::Table = toml::from_str(&once).unwrap();
+        assert_eq!(
+            parsed["package"]["metadata"]["course"]["stub"].as_str(),
+            Some("abc")
+        );
+        let twice = with_recorded_stub(&once, "def");
+        assert_eq!(twice.matches("stub = ").count(), 1, "{twice}");
+        assert!(twice.contains("stub = \"def\""), "{twice}");
+        // A `stub` key in another table is not touched.
+        let other = "[dependencies]\nstub = \"1\"\n";
+        assert!(with_recorded_stub(other, "x").starts_with("[dependencies]\nstub = \"1\""));
+    }
+
+    #[test]
+    fn an_aborted_test_binary_is_never_done() {
+        let run = TestRun::parse(
+            false,
+            "test a ... ok\ntest result: ok. 1 passed\n".into(),
+            "     Running tests/a.rs (x)\n     Running tests/b.rs (y)\n\
+             thread 'main' has overflowed its stack\n"
+                .into(),
+        );
+        assert!(matches!(
+            Status::of(&run),
+            Status::Crashed { passed: 1, .. }
+        ));
+        let done = TestRun::parse(
+            true,
+            "test a ... ok\ntest result: ok. 1 passed\n".into(),
+            "     Running tests/a.rs (x)\n".into(),
+        );
+        assert_eq!(Status::of(&done), Status::Done { total: 1 });
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 
 use crate::cargo::{self, Outcome, TestRun};
-use crate::exercise::{self, Exercise, Status};
+use crate::exercise::{self, Exercise, Part, Status};
 use crate::ui;
 
 pub fn progress() -> Result<()> {
@@ -39,6 +39,10 @@ pub fn progress() -> Result<()> {
                 (ui::yellow("… in progress"), format!("{passed}/{total}"))
             }
             Status::NotStarted { total } => ("· not started".to_owned(), format!("0/{total}")),
+            Status::Crashed { passed, total, .. } => (
+                ui::red("✘ a test binary crashed"),
+                format!("{passed}/{total}+"),
+            ),
             Status::DoesNotCompile => (ui::red("✘ does not compile"), "-".to_owned()),
         };
         if status.is_done() {
@@ -76,22 +80,71 @@ pub fn progress() -> Result<()> {
 
 const HINT_LEVELS: [&str; 3] = ["a nudge", "the approach", "nearly the solution"];
 
-pub fn hint(wanted: &str) -> Result<()> {
+pub fn hint(wanted: &str, part: Option<&str>) -> Result<()> {
     let exercise = exercise::find(wanted)?;
-    let hints = exercise.hints();
+    let parts = exercise.parts();
+    let list = || {
+        parts
+            .iter()
+            .map(|p| {
+                format!(
+                    "`cargo xtask hint {} {}` ({})",
+                    exercise.id(),
+                    p.letter,
+                    p.topic
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let part = match part {
+        Some(wanted) => {
+            let letter = wanted
+                .trim()
+                .trim_start_matches("part")
+                .trim()
+                .to_lowercase();
+            match parts.iter().find(|p| p.letter.to_string() == letter) {
+                Some(part) => part.clone(),
+                None => bail!(
+                    "exercise {} has no part `{wanted}`. Its parts: {}",
+                    exercise.id(),
+                    list()
+                ),
+            }
+        }
+        None => {
+            eprintln!(
+                "{}",
+                ui::dim("Running your tests to find the first unfinished part...")
+            );
+            let (_, run) = exercise.status()?;
+            match first_unfinished_part(&parts, &run) {
+                Some(part) => part.clone(),
+                None => bail!("which part? {}", list()),
+            }
+        }
+    };
+    let hints = exercise.hints(part.letter);
     if hints.is_empty() {
-        bail!("exercise {} has no hints yet", exercise.id());
+        bail!(
+            "part ({}) of exercise {} has no hints yet",
+            part.letter,
+            exercise.id()
+        );
     }
+    let key = format!("{}{}", exercise.id(), part.letter);
     let mut state = HintState::load()?;
-    let shown = state.shown(&exercise.id());
+    let shown = state.shown(&key);
     if shown >= hints.len() {
         println!(
-            "You have seen all {} hints for exercise {}. Read them again in {}/, or in the\n\
-             chapter ({}), section \"Exercise\". The solution unlocks with `cargo xtask solution {}`\n\
-             once your tests pass.",
+            "You have seen all {} hints for part ({}) of exercise {}. Read them again in {}/, \
+             or the chapter ({}), section \"Exercise\". The solution unlocks with \
+             `cargo xtask solution {}` once your tests pass.",
             hints.len(),
+            part.letter,
             exercise.id(),
-            exercise.relative(&exercise.dir.join("hints")),
+            exercise.relative(&exercise.dir.join("hints").join(part.letter.to_string())),
             exercise.chapter(),
             exercise.id()
         );
@@ -104,9 +157,11 @@ pub fn hint(wanted: &str) -> Result<()> {
     println!(
         "{}\n\n{}",
         ui::bold(&format!(
-            "Hint {level} of {} for exercise {} ({kind}):",
+            "Hint {level} of {} for exercise {}, part ({}) {} ({kind}):",
             hints.len(),
-            exercise.id()
+            exercise.id(),
+            part.letter,
+            part.topic
         )),
         text.trim_end()
     );
@@ -114,13 +169,24 @@ pub fn hint(wanted: &str) -> Result<()> {
         println!(
             "\n{}",
             ui::dim(&format!(
-                "Still stuck? `cargo xtask hint {}` shows the next level.",
-                exercise.id()
+                "Still stuck? `cargo xtask hint {} {}` shows the next level.",
+                exercise.id(),
+                part.letter
             ))
         );
     }
-    state.set_shown(&exercise.id(), level);
+    state.set_shown(&key, level);
     state.save()
+}
+
+/// The first part (in letter order) with a test that did not pass. Tests are named after
+/// their part's module: `part_b_discount::...`.
+fn first_unfinished_part<'p>(parts: &'p [Part], run: &TestRun) -> Option<&'p Part> {
+    parts.iter().find(|part| {
+        run.outcomes.iter().any(|(name, outcome)| {
+            *outcome != Outcome::Passed && name.starts_with(&format!("{}::", part.module))
+        })
+    })
 }
 
 /// How many hints of each exercise were shown: `target/xtask/hints`, one `NN level` a line.
@@ -231,6 +297,7 @@ fn describe(status: Status) -> String {
         Status::Done { total } => format!("all {total} tests pass"),
         Status::InProgress { passed, total } => format!("{passed} of {total} tests pass"),
         Status::NotStarted { total } => format!("none of its {total} tests pass yet"),
+        Status::Crashed { why, .. } => format!("a test binary crashed: {why}"),
         Status::DoesNotCompile => "it does not compile yet".to_owned(),
     }
 }
@@ -384,22 +451,61 @@ fn report(exercise: &Exercise, status: Status, run: &TestRun) {
                 exercise.id()
             );
         }
-        Status::InProgress { .. } | Status::NotStarted { .. } => {
+        Status::Crashed { why, .. } => {
             print!("{}", run.failure_report(3));
+            println!("{}", ui::red(&format!("✘ {why}")));
+            println!(
+                "  A test process that dies (a stack overflow from a `Display` or `fmt` that calls \
+                 itself is the classic) takes its other tests with it, so the exercise cannot be \
+                 done until it finishes. Run `cargo test -p {}` to see its whole output.",
+                exercise.package()
+            );
+        }
+        Status::InProgress { .. } | Status::NotStarted { .. } => {
+            let parts = exercise.parts();
+            let first = first_unfinished_part(&parts, run);
+            // The first screen is about the first thing to do: the failures of the first
+            // unfinished part; the rest is a count per part.
+            print!("{}", run.failure_report(2));
+            for part in &parts {
+                let prefix = format!("{}::", part.module);
+                let mine: Vec<_> = run
+                    .outcomes
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(&prefix))
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                let passed = mine.iter().filter(|(_, o)| *o == Outcome::Passed).count();
+                println!(
+                    "  part ({}) {:<20} {}",
+                    part.letter,
+                    part.topic,
+                    ui::bar(passed, mine.len(), 20)
+                );
+            }
             let passed = run.count(Outcome::Passed);
             println!(
-                "{} {}",
+                "  {} {}",
                 ui::bar(passed, run.outcomes.len(), 30),
-                ui::yellow("tests passing")
+                ui::yellow("tests passing in all")
             );
-            for name in run.names(Outcome::Failed).iter().take(5) {
-                println!("  {} {name}", ui::red("✘"));
+            match first {
+                Some(part) => println!(
+                    "  Next: part ({}) {}. Stuck? `cargo xtask hint {} {}`. The chapter: {}",
+                    part.letter,
+                    part.topic,
+                    exercise.id(),
+                    part.letter,
+                    exercise.chapter()
+                ),
+                None => println!(
+                    "  Stuck? `cargo xtask hint {}`. The chapter: {}",
+                    exercise.id(),
+                    exercise.chapter()
+                ),
             }
-            println!(
-                "  Stuck? `cargo xtask hint {}`. The chapter: {}",
-                exercise.id(),
-                exercise.chapter()
-            );
         }
     }
 }

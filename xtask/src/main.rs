@@ -4,7 +4,7 @@
 //! cargo does: no make, no shell scripts for a learner to debug on their OS.
 //!
 //! Learner commands: `progress`, `hint`, `watch`, `reset`, `solution`.
-//! Project commands: `test` (the one command CI runs), `verify`, `services`, `sqlx-prepare`,
+//! Project commands: `test` (the one command README and CI run), `verify`, `services`, `sqlx-prepare`,
 //! `doctor`, `book`, `bench`. Run `cargo xtask --help` for the list, `cargo xtask <command> --help` for details.
 
 mod book;
@@ -12,6 +12,7 @@ mod cargo;
 mod doctor;
 mod exercise;
 mod learner;
+mod plan;
 mod services;
 mod sqlx_data;
 mod standin;
@@ -40,8 +41,13 @@ struct Cli {
 enum Command {
     /// Table of exercises done and pending, from their test results, and what to do next
     Progress,
-    /// Show the next hint for an exercise (one level more each time you ask)
-    Hint { exercise: String },
+    /// Show the next hint for a part of an exercise (one level more each time you ask):
+    /// `cargo xtask hint 05 b`; without a part, the first part whose tests fail
+    Hint {
+        exercise: String,
+        /// The part's letter (a, b, c, ...)
+        part: Option<String>,
+    },
     /// Re-run an exercise's tests whenever you save (default: the first unfinished exercise)
     Watch {
         exercise: Option<String>,
@@ -53,14 +59,28 @@ enum Command {
     Reset { exercise: String },
     /// Show the reference solution of an exercise, once your own passes its tests
     Solution { exercise: String },
-    /// Prove every exercise sound: stub clean, no test passes on it, all pass on the solution
-    Verify { exercise: Option<String> },
-    /// Everything CI checks: fmt, clippy, every crate's tests, verify, the book
+    /// Prove every exercise fair, four ways: the stub fails every test, the reference and a
+    /// differently written solution pass them all, and every planted bug is caught
+    Verify {
+        exercise: Option<String>,
+        /// Record the exercise's src/lib.rs as its stub (after changing the stub on purpose)
+        #[arg(long, requires = "exercise")]
+        record_stub: bool,
+    },
+    /// Every crate's tests, the sqlx data check, verify and (where mdBook is installed) the
+    /// book; tests whose service is down are skipped and listed
     Test {
         /// Fail (instead of skipping their tests) when these services are not reachable
         #[arg(long, value_delimiter = ',', value_name = "SERVICE,...")]
         require: Vec<Service>,
-        /// Skip building the book (it needs mdBook, which `test` installs when missing)
+        /// Also check formatting and clippy (warnings denied), as CI does
+        #[arg(long)]
+        lint: bool,
+        /// Build the book even if that means installing mdBook first (needs the network once),
+        /// and fail if it cannot be built
+        #[arg(long, conflicts_with = "no_book")]
+        book: bool,
+        /// Do not build the book
         #[arg(long)]
         no_book: bool,
     },
@@ -107,12 +127,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Progress => learner::progress(),
-        Command::Hint { exercise } => learner::hint(&exercise),
+        Command::Hint { exercise, part } => learner::hint(&exercise, part.as_deref()),
         Command::Watch { exercise, manual } => learner::watch(exercise.as_deref(), manual),
         Command::Reset { exercise } => learner::reset(&exercise),
         Command::Solution { exercise } => learner::solution(&exercise),
-        Command::Verify { exercise } => verify::run(exercise.as_deref()),
-        Command::Test { require, no_book } => test::run(&require, !no_book),
+        Command::Verify {
+            exercise,
+            record_stub: true,
+        } => verify::record_stub(exercise.as_deref().unwrap_or_default()),
+        Command::Verify {
+            exercise,
+            record_stub: false,
+        } => {
+            ui::heading("services");
+            verify::run(exercise.as_deref(), &plan::Plan::detect()).map(drop)
+        }
+        Command::Test {
+            require,
+            lint,
+            book,
+            no_book,
+        } => test::run(&test::Options {
+            require,
+            lint,
+            book: match (book, no_book) {
+                (true, _) => test::BookStep::Required,
+                (false, true) => test::BookStep::Off,
+                (false, false) => test::BookStep::IfInstalled,
+            },
+        }),
         Command::Services { action } => match action {
             ServicesAction::Up => services::up(),
             ServicesAction::Down => services::down(),

@@ -35,7 +35,7 @@ pub fn run(check: bool) -> Result<String> {
         .collect();
 
     let url = scratch_pg(&["create".into()], &migrations)?;
-    let outcome = describe_queries(&root, &packages, &url);
+    let outcome = describe_queries(root, &packages, &url);
     if let Err(e) = scratch_pg(&["drop".into(), url.clone()], &[]) {
         eprintln!("  (could not drop the scratch database: {e:#})");
     }
@@ -140,9 +140,19 @@ fn describe_queries(root: &Path, packages: &[SqlxPackage], url: &str) -> Result<
     }
     fs::create_dir_all(&out)?;
     // Cargo does not rebuild a crate because an environment variable a macro reads changed;
-    // a newer source file it does notice. So the crates with queries are made "newer".
+    // a newer source file it does notice. So the crates with queries are made "newer" -- all
+    // but the exercise stubs: their file is the learner's (a new modification time would make
+    // `cargo xtask watch` re-run for nothing), and a stub's queries are its solution's too.
+    let stubs: Vec<String> = crate::exercise::all()?
+        .iter()
+        .map(|e| e.package())
+        .collect();
     let now = SystemTime::now();
-    for root_file in packages.iter().flat_map(|p| &p.roots) {
+    for root_file in packages
+        .iter()
+        .filter(|p| !stubs.contains(&p.name))
+        .flat_map(|p| &p.roots)
+    {
         if let Ok(file) = fs::File::options().append(true).open(root_file) {
             let _ = file.set_modified(now);
         }

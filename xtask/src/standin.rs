@@ -96,6 +96,12 @@ pub fn stop() -> Result<bool> {
         return Ok(false);
     };
     let pid = pid.trim().to_owned();
+    // The pid file may be stale: the stand-in died, or the machine restarted, and the number
+    // now belongs to another process. Kill only a process that is running our script.
+    if !is_stand_in(&pid, &paths) {
+        let _ = fs::remove_file(&paths.pid);
+        return Ok(false);
+    }
     // `kill` rather than a signal crate: one command, present on every Unix.
     let stopped = Command::new("kill")
         .arg(&pid)
@@ -110,6 +116,26 @@ pub fn stop() -> Result<bool> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(stopped)
+}
+
+/// Is process `pid` the stand-in, i.e. is its command line running our `standin.py`?
+/// `ps -o args=` reads it the same way on Linux and macOS.
+fn is_stand_in(pid: &str, paths: &Paths) -> bool {
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Ok((true, args, _)) =
+        cargo::run_captured(Command::new("ps").args(["-p", pid, "-o", "args="]))
+    else {
+        return false;
+    };
+    is_stand_in_command(&args, &paths.script)
+}
+
+/// Does the command line `args` run `script`?
+fn is_stand_in_command(args: &str, script: &std::path::Path) -> bool {
+    let script = script.to_string_lossy();
+    args.split_whitespace().any(|word| word == script)
 }
 
 /// The virtual environment's Python, creating the environment and installing the pinned
@@ -171,4 +197,25 @@ fn detach(command: &mut Command) {
     }
     #[cfg(not(unix))]
     let _ = command;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_stand_in_command;
+    use std::path::Path;
+
+    #[test]
+    fn only_a_process_running_our_script_counts_as_the_stand_in() {
+        let script = Path::new("/w/xtask/mongo-standin/standin.py");
+        assert!(is_stand_in_command(
+            "/w/target/venv/bin/python /w/xtask/mongo-standin/standin.py --port 27017\n",
+            script
+        ));
+        // A stale pid that now belongs to something else.
+        assert!(!is_stand_in_command("/usr/sbin/sshd -D", script));
+        assert!(!is_stand_in_command(
+            "python /other/checkout/xtask/mongo-standin/standin.py",
+            script
+        ));
+    }
 }

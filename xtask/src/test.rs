@@ -1,24 +1,54 @@
 //! `cargo xtask test`: the one test command, for learners and CI alike.
 //!
-//! Steps: rustfmt, clippy (warnings denied), every crate's tests, sqlx's offline query data
-//! (current?), `verify`, the book. Tests
-//! whose service is down are skipped by their `needs_<service>` marker and listed by name;
-//! `--require` turns a missing service into a failure instead. Every step runs even when an
-//! earlier one failed, so one run shows everything that needs fixing.
+//! Steps: the services (which answer decides the plan every later step follows), every
+//! crate's tests, sqlx's offline query data (current?), `verify`, and the book. Tests whose
+//! service is down are skipped by their `needs_<service>` marker and listed by name, in every
+//! step; `--require` turns a missing service into a failure instead. Every step runs even when
+//! an earlier one failed, so one run shows everything that needs fixing.
+//!
+//! What a learner runs needs no network and does not judge style: formatting and clippy run
+//! with `--lint` (CI passes it), and the book is built only where mdBook is installed, unless
+//! `--book` asks for it (then it is installed when missing, and a failure fails the run).
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use testkit::discover::{self, Service};
+use testkit::discover::Service;
 
 use crate::cargo::{self, Outcome};
+use crate::plan::{Ledger, Plan};
 use crate::{book, exercise, ui, verify};
+
+/// What to run besides the tests.
+pub struct Options {
+    /// Fail (instead of skipping their tests) when these services are not reachable.
+    pub require: Vec<Service>,
+    /// Run rustfmt and clippy too.
+    pub lint: bool,
+    pub book: BookStep,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum BookStep {
+    /// Build it where mdBook is installed; otherwise say so and skip.
+    IfInstalled,
+    /// Install what is missing and build it; failing to is a failure.
+    Required,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StepStatus {
+    Passed,
+    Failed,
+    Skipped,
+}
 
 struct Step {
     name: &'static str,
-    passed: bool,
+    status: StepStatus,
     detail: String,
     seconds: f64,
 }
@@ -30,47 +60,52 @@ struct Counts {
     skipped: usize,
 }
 
-pub fn run(require: &[Service], with_book: bool) -> Result<()> {
+pub fn run(options: &Options) -> Result<()> {
     let started = Instant::now();
     let mut steps = Vec::new();
     let mut counts = Counts::default();
+    let mut ledger = Ledger::default();
 
-    let (services, plan) = check_services(require);
+    let (services, plan) = check_services(&options.require);
     steps.push(services);
 
-    steps.push(cargo_step(
-        "rustfmt",
-        &["fmt", "--all", "--check"],
-        "run `cargo fmt --all`",
-    ));
-    let deny = ["--", "-D", "warnings"];
-    steps.push(cargo_step(
-        "clippy",
-        &[&["clippy", "--workspace", "--all-targets"][..], &deny].concat(),
-        "fix the warnings above",
-    ));
-    // The containers feature is off by default (it compiles a Docker client); lint it anyway so
-    // the learners who rely on it never find it broken.
-    steps.push(cargo_step(
-        "clippy (testkit containers)",
-        &[
-            &["clippy", "--package", "testkit", "--all-features"][..],
-            &deny,
-        ]
-        .concat(),
-        "fix the warnings above",
-    ));
-    steps.push(timed_step("tests", || run_tests(&plan, &mut counts)));
-    steps.push(sqlx_step(&plan, require));
-    steps.push(timed_step("verify", || {
-        verify::run(None)?;
-        Ok(format!("{} exercise(s) sound", exercise::all()?.len()))
+    if options.lint {
+        steps.push(cargo_step(
+            "rustfmt",
+            &["fmt", "--all", "--check"],
+            "run `cargo fmt --all`",
+        ));
+        let deny = ["--", "-D", "warnings"];
+        steps.push(cargo_step(
+            "clippy",
+            &[&["clippy", "--workspace", "--all-targets"][..], &deny].concat(),
+            "fix the warnings above",
+        ));
+        // The containers feature is off by default (it compiles a Docker client); lint it
+        // anyway so the learners who rely on it never find it broken.
+        steps.push(cargo_step(
+            "clippy (testkit containers)",
+            &[
+                &["clippy", "--package", "testkit", "--all-features"][..],
+                &deny,
+            ]
+            .concat(),
+            "fix the warnings above",
+        ));
+    }
+    steps.push(timed_step("tests", || {
+        run_tests(&plan, &mut counts, &mut ledger)
     }));
-    if with_book {
-        steps.push(timed_step("book", || {
-            book::run(book::Mode::Build)?;
-            Ok("built, links checked".to_owned())
-        }));
+    steps.push(sqlx_step(&plan, &options.require));
+    steps.push(timed_step("verify", || {
+        let report = verify::run(None, &plan)?;
+        for (what, why) in report.ledger.entries {
+            ledger.add(what, why);
+        }
+        Ok(report.summary)
+    }));
+    if let Some(step) = book_step(options.book) {
+        steps.push(step);
     }
 
     ui::heading("summary");
@@ -78,10 +113,10 @@ pub fn run(require: &[Service], with_book: bool) -> Result<()> {
         .iter()
         .map(|s| {
             vec![
-                if s.passed {
-                    ui::green("✔")
-                } else {
-                    ui::red("✘")
+                match s.status {
+                    StepStatus::Passed => ui::green("✔"),
+                    StepStatus::Failed => ui::red("✘"),
+                    StepStatus::Skipped => ui::yellow("-"),
                 },
                 s.name.to_owned(),
                 format!("{:>6.1}s", s.seconds),
@@ -90,12 +125,25 @@ pub fn run(require: &[Service], with_book: bool) -> Result<()> {
         })
         .collect();
     print!("{}", ui::table(&rows));
+    if !ledger.entries.is_empty() {
+        println!(
+            "\n{} not done in this run (not counted as passed):",
+            ui::yellow("Skipped")
+        );
+        for (what, why) in &ledger.entries {
+            println!("  - {what}: {why}");
+        }
+    }
     println!(
         "\ntests: {} passed, {} failed, {} skipped",
         counts.passed, counts.failed, counts.skipped
     );
     println!("total time: {:.0}s", started.elapsed().as_secs_f64());
-    let failed: Vec<_> = steps.iter().filter(|s| !s.passed).map(|s| s.name).collect();
+    let failed: Vec<_> = steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+        .map(|s| s.name)
+        .collect();
     if failed.is_empty() {
         println!("{}", ui::green("All checks passed."));
         Ok(())
@@ -104,104 +152,26 @@ pub fn run(require: &[Service], with_book: bool) -> Result<()> {
     }
 }
 
-/// What the services step decided for the tests step.
-#[derive(Clone, Default)]
-struct Plan {
-    /// Tests skipped by name, and why.
-    skipped: Vec<Skip>,
-    /// Docker answers and a service is down: let testkit start containers.
-    containers: bool,
-}
-
-/// A group of tests the run leaves out: those whose names contain `marker`.
-#[derive(Clone)]
-struct Skip {
-    /// The service that is missing (or not the real thing).
-    service: Service,
-    marker: &'static str,
-    reason: String,
-    /// What would let them run.
-    remedy: Vec<String>,
-}
-
-impl Skip {
-    fn service_down(service: Service) -> Self {
-        Skip {
-            service,
-            marker: service.test_marker(),
-            reason: format!("{service} is not reachable"),
-            remedy: discover::how_to_start(service)
-                .into_iter()
-                .map(|c| format!("start {service} with: {c}"))
-                .collect(),
-        }
-    }
-
-    /// True when the service is down, false when it answers but not well enough (the stand-in).
-    fn is_service_down(&self) -> bool {
-        self.marker == self.service.test_marker()
-    }
-
-    fn mongodb_stand_in(what: &str) -> Self {
-        Skip {
-            service: Service::MongoDb,
-            marker: testkit::standin::REAL_SERVER_MARKER,
-            reason: format!(
-                "they need a real MongoDB server, and the MongoDB stand-in ({what}) answers"
-            ),
-            remedy: vec![
-                "run a real MongoDB: `docker compose up -d mongodb`, or install MongoDB Community \
-                 Server, after `cargo xtask services down` stops the stand-in"
-                    .to_owned(),
-            ],
-        }
-    }
-}
-
 fn check_services(require: &[Service]) -> (Step, Plan) {
     let start = Instant::now();
     ui::heading("services");
-    let crate::services::Report {
-        missing,
-        mongodb_stand_in,
-    } = crate::services::report();
-    let (mut plan, mut detail) = if missing.is_empty() {
-        (Plan::default(), "all reachable".to_owned())
-    } else if discover::docker_engine_answers() {
-        println!("  A Docker engine answers: testkit will start containers for the missing ones.");
-        let plan = Plan {
-            skipped: vec![],
-            containers: true,
-        };
-        (plan, "containers for the missing ones".to_owned())
-    } else {
-        let names: Vec<_> = missing.iter().map(|s| s.display_name()).collect();
-        let detail = format!("not reachable, tests skipped: {}", names.join(", "));
-        (
-            Plan {
-                skipped: missing.into_iter().map(Skip::service_down).collect(),
-                containers: false,
-            },
-            detail,
-        )
-    };
-    if let Some(what) = &mongodb_stand_in {
-        plan.skipped.push(Skip::mongodb_stand_in(what));
-        detail.push_str("; MongoDB is the stand-in");
-    }
+    let plan = Plan::detect();
     // A required service that is down fails this step, but its tests are still skipped and
     // listed, and every other step still runs, so one run reports everything.
-    let required_missing: Vec<_> = plan
-        .skipped
+    let required_missing: Vec<_> = require
         .iter()
-        .filter(|s| s.is_service_down() && require.contains(&s.service))
-        .map(|s| s.service.display_name())
+        .filter(|s| plan.is_down(**s))
+        .map(|s| s.display_name())
         .collect();
     let step = Step {
         name: "services",
-        passed: required_missing.is_empty(),
+        status: if required_missing.is_empty() {
+            StepStatus::Passed
+        } else {
+            StepStatus::Failed
+        },
         detail: if required_missing.is_empty() {
-            detail
+            plan.describe()
         } else {
             format!(
                 "required but not reachable: {}",
@@ -213,38 +183,49 @@ fn check_services(require: &[Service]) -> (Step, Plan) {
     (step, plan)
 }
 
-fn run_tests(plan: &Plan, counts: &mut Counts) -> Result<String> {
+fn run_tests(plan: &Plan, counts: &mut Counts, ledger: &mut Ledger) -> Result<String> {
     let mut args: Vec<String> = vec!["test".into(), "--workspace".into()];
     // Exercise stubs fail until the learner finishes them; `verify` covers them instead.
     for exercise in exercise::all()? {
         args.push("--exclude".into());
         args.push(exercise.package());
     }
-    if plan.containers {
+    // The whole workspace depends on testkit, so its feature can always be named here.
+    let extra = plan.test_args(true);
+    if !extra.features.is_empty() {
         args.push("--features".into());
-        args.push("testkit/containers".into());
-    }
-    let mut skip_args = Vec::new();
-    for skip in &plan.skipped {
-        skip_args.push("--skip".to_owned());
-        skip_args.push(skip.marker.to_owned());
+        args.push(extra.features.join(","));
     }
 
-    if !plan.skipped.is_empty() {
-        counts.skipped = list_skipped(&args, &plan.skipped)?;
+    if !plan.skips.is_empty() {
+        counts.skipped = list_skipped(&args, plan, ledger)?;
     }
 
     ui::heading("cargo test --workspace");
     let mut child = cargo::cargo()
         .args(&args)
         .args(["--no-fail-fast", "--"])
-        .args(&skip_args)
+        .args(&extra.libtest)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .context("could not start cargo test")?;
+    // Tee both streams: the learner sees the usual output live, we keep it to judge the run
+    // (stderr says which test binaries started, stdout which finished).
+    let stderr_pipe = child.stderr.take();
+    let stderr_thread = std::thread::spawn(move || {
+        let mut kept = String::new();
+        if let Some(pipe) = stderr_pipe {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        }
+        kept
+    });
     let mut stdout = String::new();
     if let Some(pipe) = child.stdout.take() {
-        // Tee: the learner sees the usual output live, we keep it to count the results.
         for line in BufReader::new(pipe).lines() {
             let line = line?;
             println!("{line}");
@@ -253,11 +234,15 @@ fn run_tests(plan: &Plan, counts: &mut Counts) -> Result<String> {
         }
     }
     let success = child.wait()?.success();
-    let outcomes = cargo::parse_test_lines(&stdout);
-    counts.passed = cargo::count(&outcomes, Outcome::Passed);
-    counts.failed = cargo::count(&outcomes, Outcome::Failed);
-    counts.skipped += cargo::count(&outcomes, Outcome::Ignored);
+    let stderr = stderr_thread.join().unwrap_or_default();
+    let run = cargo::TestRun::parse(success, stdout, stderr);
+    counts.passed = run.count(Outcome::Passed);
+    counts.failed = run.count(Outcome::Failed);
+    counts.skipped += run.count(Outcome::Ignored);
     let detail = format!("{} passed, {} failed", counts.passed, counts.failed);
+    if let Some(crash) = run.crash() {
+        bail!("{detail}; {crash}")
+    }
     if success {
         Ok(detail)
     } else {
@@ -266,7 +251,7 @@ fn run_tests(plan: &Plan, counts: &mut Counts) -> Result<String> {
 }
 
 /// Lists, by name, the tests that will be skipped, with what would let them run.
-fn list_skipped(args: &[String], skipped: &[Skip]) -> Result<usize> {
+fn list_skipped(args: &[String], plan: &Plan, ledger: &mut Ledger) -> Result<usize> {
     let (ok, stdout, stderr) =
         cargo::run_captured(cargo::cargo().args(args).args(["--", "--list"]))?;
     if !ok {
@@ -277,7 +262,7 @@ fn list_skipped(args: &[String], skipped: &[Skip]) -> Result<usize> {
         .filter_map(|line| line.strip_suffix(": test"))
         .collect();
     let mut total = 0;
-    for skip in skipped {
+    for skip in &plan.skips {
         // Each name is counted once, under the first reason that skips it.
         let (marked, rest): (Vec<&str>, Vec<&str>) = names
             .into_iter()
@@ -287,6 +272,10 @@ fn list_skipped(args: &[String], skipped: &[Skip]) -> Result<usize> {
             continue;
         }
         total += marked.len();
+        ledger.add(
+            format!("tests: {} test(s) marked `{}`", marked.len(), skip.marker),
+            skip.reason.clone(),
+        );
         println!(
             "\n{} {} test(s) skipped: {}",
             ui::yellow("SKIPPED"),
@@ -306,20 +295,39 @@ fn list_skipped(args: &[String], skipped: &[Skip]) -> Result<usize> {
 /// Is `.sqlx/` current? Needs PostgreSQL: without it the step is skipped (and fails only when
 /// PostgreSQL is required), as the tests that need it are.
 fn sqlx_step(plan: &Plan, require: &[Service]) -> Step {
-    let postgres_down = plan
-        .skipped
-        .iter()
-        .any(|s| s.service == Service::Postgres && s.is_service_down());
-    if postgres_down {
+    if plan.is_down(Service::Postgres) {
         return Step {
             name: "sqlx offline data",
-            passed: !require.contains(&Service::Postgres),
+            status: if require.contains(&Service::Postgres) {
+                StepStatus::Failed
+            } else {
+                StepStatus::Skipped
+            },
             detail: "not checked: PostgreSQL is not reachable".to_owned(),
             seconds: 0.0,
         };
     }
     ui::heading("sqlx offline data (.sqlx/)");
     timed_step("sqlx offline data", || crate::sqlx_data::run(true))
+}
+
+/// The book, as `mode` asks; `None` when it is off.
+fn book_step(mode: BookStep) -> Option<Step> {
+    match mode {
+        BookStep::Off => None,
+        BookStep::IfInstalled if !book::tools_installed() => Some(Step {
+            name: "book",
+            status: StepStatus::Skipped,
+            detail: "not built: mdBook is not installed (`cargo xtask book` installs it, \
+                     which needs the network once)"
+                .to_owned(),
+            seconds: 0.0,
+        }),
+        BookStep::IfInstalled | BookStep::Required => Some(timed_step("book", || {
+            book::run(book::Mode::Build)?;
+            Ok("built, links checked".to_owned())
+        })),
+    }
 }
 
 /// A step that is one cargo command, its output shown as it runs.
@@ -340,7 +348,7 @@ fn timed_step(name: &'static str, f: impl FnOnce() -> Result<String>) -> Step {
     match outcome {
         Ok(detail) => Step {
             name,
-            passed: true,
+            status: StepStatus::Passed,
             detail,
             seconds,
         },
@@ -349,7 +357,7 @@ fn timed_step(name: &'static str, f: impl FnOnce() -> Result<String>) -> Step {
             eprintln!("{} {name}: {detail}", ui::red("✘"));
             Step {
                 name,
-                passed: false,
+                status: StepStatus::Failed,
                 detail,
                 seconds,
             }

@@ -1,0 +1,11 @@
+//! The crate root of exercise 03's reference solution. It is `lib.rs`, re-exported whole.
+//!
+//! `cargo xtask verify` also runs the shared tests against other candidates without touching
+//! the learner's file: the stub as shipped, `alternative.rs` (a differently written correct
+//! solution) and each planted bug of `planted.toml`. It writes the candidate to
+//! `candidate.rs` (ignored by git) and builds with the `verify-candidate` feature.
+#[cfg_attr(not(feature = "verify-candidate"), path = "lib.rs")]
+#[cfg_attr(feature = "verify-candidate", path = "candidate.rs")]
+mod solution;
+
+pub use solution::*;

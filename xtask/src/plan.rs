@@ -1,0 +1,209 @@
+//! The plan of a run: which services answer, which tests are therefore left out, and whether
+//! testkit may start containers. It is decided once, by the services step of `cargo xtask test`
+//! (or by `verify` on its own), and every later step follows it: the tests, the sqlx check and
+//! `verify`'s proofs. Skipped work is listed, by name, and never counted as proof.
+
+use testkit::discover::{self, Service};
+
+use crate::cargo::TestArgs;
+
+/// What a run does about the services it found.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Tests left out by name, and why.
+    pub skips: Vec<Skip>,
+    /// A Docker engine answers and a service does not: testkit starts containers (its
+    /// `containers` feature) instead of skipping.
+    pub containers: bool,
+}
+
+/// A group of tests a run leaves out: those whose names contain `marker`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skip {
+    /// The service that is missing (or not the real thing).
+    pub service: Service,
+    pub marker: &'static str,
+    pub reason: String,
+    /// What would let them run.
+    pub remedy: Vec<String>,
+}
+
+impl Skip {
+    fn service_down(service: Service) -> Self {
+        Skip {
+            service,
+            marker: service.test_marker(),
+            reason: format!("{service} is not reachable"),
+            remedy: discover::how_to_start(service)
+                .into_iter()
+                .map(|c| format!("start {service} with: {c}"))
+                .collect(),
+        }
+    }
+
+    fn mongodb_stand_in(what: &str) -> Self {
+        Skip {
+            service: Service::MongoDb,
+            marker: testkit::standin::REAL_SERVER_MARKER,
+            reason: format!(
+                "they need a real MongoDB server, and the MongoDB stand-in ({what}) answers"
+            ),
+            remedy: vec![
+                "run a real MongoDB: `docker compose up -d mongodb`, or install MongoDB Community \
+                 Server, after `cargo xtask services down` stops the stand-in"
+                    .to_owned(),
+            ],
+        }
+    }
+
+    /// True when the service is down, false when it answers but not well enough (the stand-in).
+    pub fn is_service_down(&self) -> bool {
+        self.marker == self.service.test_marker()
+    }
+}
+
+impl Plan {
+    /// The plan for what was found: `missing` services, the MongoDB stand-in's description
+    /// when it is what answers for MongoDB, and whether a Docker engine answers.
+    pub fn decide(missing: &[Service], mongodb_stand_in: Option<&str>, docker: bool) -> Self {
+        let mut plan = Plan::default();
+        if !missing.is_empty() {
+            if docker {
+                plan.containers = true;
+            } else {
+                plan.skips = missing.iter().copied().map(Skip::service_down).collect();
+            }
+        }
+        if let Some(what) = mongodb_stand_in {
+            plan.skips.push(Skip::mongodb_stand_in(what));
+        }
+        plan
+    }
+
+    /// Looks at the machine (printing one line per service) and decides.
+    pub fn detect() -> Self {
+        let report = crate::services::report();
+        let docker = !report.missing.is_empty() && discover::docker_engine_answers();
+        if docker {
+            println!(
+                "  A Docker engine answers: testkit will start containers for the missing ones."
+            );
+        }
+        Plan::decide(&report.missing, report.mongodb_stand_in.as_deref(), docker)
+    }
+
+    /// Is `service` unreachable (its tests skipped)?
+    pub fn is_down(&self, service: Service) -> bool {
+        self.skips
+            .iter()
+            .any(|s| s.service == service && s.is_service_down())
+    }
+
+    /// The skip that leaves `test` out, if any (the first, when several apply).
+    pub fn skip_for(&self, test: &str) -> Option<&Skip> {
+        self.skips.iter().find(|s| test.contains(s.marker))
+    }
+
+    /// What `cargo test` needs to follow the plan. `uses_testkit`: whether the package
+    /// depends on testkit (only then can its `containers` feature be named).
+    pub fn test_args(&self, uses_testkit: bool) -> TestArgs {
+        let mut args = TestArgs::default();
+        if self.containers && uses_testkit {
+            args.features.push("testkit/containers".to_owned());
+        }
+        for skip in &self.skips {
+            args.libtest.push("--skip".to_owned());
+            args.libtest.push(skip.marker.to_owned());
+        }
+        args
+    }
+
+    /// One line for the services step.
+    pub fn describe(&self) -> String {
+        let down: Vec<_> = self
+            .skips
+            .iter()
+            .filter(|s| s.is_service_down())
+            .map(|s| s.service.display_name())
+            .collect();
+        let mut detail = if self.containers {
+            "containers for the missing ones".to_owned()
+        } else if down.is_empty() {
+            "all reachable".to_owned()
+        } else {
+            format!("not reachable, tests skipped: {}", down.join(", "))
+        };
+        if self.skips.iter().any(|s| !s.is_service_down()) {
+            detail.push_str("; MongoDB is the stand-in");
+        }
+        detail
+    }
+}
+
+/// Work a run did not do, for the summary: which step, what, and why.
+#[derive(Clone, Debug, Default)]
+pub struct Ledger {
+    pub entries: Vec<(String, String)>,
+}
+
+impl Ledger {
+    pub fn add(&mut self, what: impl Into<String>, why: impl Into<String>) {
+        self.entries.push((what.into(), why.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_up_skips_nothing_and_starts_no_containers() {
+        let plan = Plan::decide(&[], None, false);
+        assert!(plan.skips.is_empty());
+        assert!(!plan.containers);
+        assert!(plan.test_args(true).libtest.is_empty());
+        assert_eq!(plan.describe(), "all reachable");
+    }
+
+    #[test]
+    fn a_missing_service_without_docker_skips_its_marker_in_every_step() {
+        let plan = Plan::decide(&[Service::Redis], None, false);
+        assert!(plan.is_down(Service::Redis));
+        assert!(!plan.is_down(Service::Postgres));
+        let args = plan.test_args(true);
+        assert_eq!(args.libtest, vec!["--skip", "needs_redis"]);
+        assert!(args.features.is_empty());
+        assert!(plan.skip_for("cache::needs_redis::expires").is_some());
+        assert!(plan.skip_for("cache::needs_postgres::reads").is_none());
+        assert!(plan.describe().contains("Redis"), "{}", plan.describe());
+    }
+
+    #[test]
+    fn a_missing_service_with_docker_uses_containers_and_skips_nothing() {
+        let plan = Plan::decide(&[Service::Postgres], None, true);
+        assert!(plan.containers);
+        assert!(!plan.is_down(Service::Postgres));
+        assert_eq!(plan.test_args(true).features, vec!["testkit/containers"]);
+        // A package without testkit cannot be given its feature.
+        assert!(plan.test_args(false).features.is_empty());
+    }
+
+    #[test]
+    fn the_mongodb_stand_in_skips_only_the_tests_that_need_a_real_server() {
+        let plan = Plan::decide(&[], Some("mongomock 4"), false);
+        assert!(!plan.is_down(Service::MongoDb));
+        assert!(plan.skip_for("reviews::needs_mongodb::lists").is_none());
+        assert!(plan.skip_for("reviews::needs_mongodb_real_index").is_some());
+        assert!(plan.describe().ends_with("MongoDB is the stand-in"));
+    }
+
+    #[test]
+    fn a_down_service_and_the_stand_in_are_both_listed() {
+        let plan = Plan::decide(&[Service::RabbitMq], Some("x"), false);
+        assert_eq!(plan.skips.len(), 2);
+        assert_eq!(
+            plan.test_args(false).libtest,
+            vec!["--skip", "needs_rabbitmq", "--skip", "needs_mongodb_real"]
+        );
+    }
+}
