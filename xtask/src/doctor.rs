@@ -94,6 +94,9 @@ pub fn run() -> Result<()> {
         }
     }
 
+    println!("\n{}", ui::bold("Disk"));
+    disk_report();
+
     if problems > 0 {
         bail!("{problems} problem(s) to fix before starting (see above)");
     }
@@ -102,6 +105,95 @@ pub fn run() -> Result<()> {
         ui::green("Ready. Start with `cargo run -p lesson-01`.")
     );
     Ok(())
+}
+
+/// What `target/` holds and what can go without losing anything but build time.
+fn disk_report() {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cargo::root().join("target"));
+    let total = dir_size(&target);
+    if total == 0 {
+        ok(&format!("{} is empty", target.display()));
+        return;
+    }
+    println!(
+        "  {} {} in {}",
+        ui::dim("·"),
+        human(total),
+        target.display()
+    );
+    // What each can cost you: none of it is your work (your files live in exercises/), and
+    // cargo rebuilds whatever it needs.
+    let reclaimable = [
+        (
+            target.join("debug").join("incremental"),
+            "incremental state: the next edit of each crate compiles a little slower",
+        ),
+        (
+            target.join("release"),
+            "optimised builds (benchmarks): `cargo xtask bench` rebuilds them",
+        ),
+        (
+            target.join("doc"),
+            "generated API docs: `cargo doc` rebuilds them",
+        ),
+        (
+            target.join("xtask").join("mongo-standin"),
+            "the MongoDB stand-in's Python environment (`cargo xtask services down` first)",
+        ),
+    ];
+    let mut any = false;
+    for (dir, what) in reclaimable {
+        let size = dir_size(&dir);
+        if size >= 50 * 1024 * 1024 {
+            any = true;
+            println!(
+                "  {} {:>9}  {}\n              {what}",
+                ui::yellow("·"),
+                human(size),
+                dir.display()
+            );
+        }
+    }
+    if any {
+        println!(
+            "  Delete any of these folders to reclaim the space, or `cargo clean` for all of \
+             target/ (the next build then takes as long as the first)."
+        );
+    }
+}
+
+/// Bytes in the files below `dir` (0 when it does not exist).
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
+                Ok(kind) if kind.is_file() => {
+                    total += entry.metadata().map_or(0, |m| m.len());
+                }
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// `1.4 GB`, `230 MB`.
+fn human(bytes: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    let mb = bytes as f64 / MB;
+    if mb >= 1024.0 {
+        format!("{:.1} GB", mb / 1024.0)
+    } else {
+        format!("{mb:.0} MB")
+    }
 }
 
 fn ok(text: &str) {
@@ -140,7 +232,13 @@ fn version_at_least(found: &str, required: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::version_at_least;
+    use super::{human, version_at_least};
+
+    #[test]
+    fn sizes_read_as_a_person_would_say_them() {
+        assert_eq!(human(230 * 1024 * 1024), "230 MB");
+        assert_eq!(human(3 * 1024 * 1024 * 1024 / 2), "1.5 GB");
+    }
 
     #[test]
     fn compares_rustc_versions_numerically() {
