@@ -110,6 +110,15 @@ pub fn run(mode: Mode) -> Result<()> {
         );
     }
     println!("  every {{{{#include}}}} names a file and an anchor that exist");
+    let long = long_chapters(&book.join("src"))?;
+    if !long.is_empty() {
+        bail!(
+            "a chapter is one sitting, at most {MAX_PROSE_WORDS} words of its own prose (move \
+             reference material to an appendix):\n  {}",
+            long.join("\n  ")
+        );
+    }
+    println!("  every lesson chapter is at most {MAX_PROSE_WORDS} words of prose");
     ui::heading("mdbook build (with link checking)");
     if mode == Mode::Serve {
         cargo::run_visible(&mut command)?;
@@ -162,6 +171,87 @@ fn check_includes(src: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// A lesson chapter's own prose, code and included files left out: about 6,000 words, with a
+/// little room for a sentence more.
+const MAX_PROSE_WORDS: usize = 6_200;
+
+/// The lesson chapters (`NN-topic.md`) whose prose is longer than [`MAX_PROSE_WORDS`].
+fn long_chapters(src: &Path) -> Result<Vec<String>> {
+    let mut long = Vec::new();
+    for entry in std::fs::read_dir(src)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let is_lesson = name.len() > 3
+            && name.as_bytes()[..2].iter().all(u8::is_ascii_digit)
+            && name.ends_with(".md");
+        if !is_lesson {
+            continue;
+        }
+        let words = prose_words(&std::fs::read_to_string(&path)?);
+        if words > MAX_PROSE_WORDS {
+            long.push(format!("{name}: {words} words"));
+        }
+    }
+    long.sort();
+    Ok(long)
+}
+
+/// Words of prose in a chapter: fenced code blocks, include lines and HTML comments are not
+/// prose.
+fn prose_words(markdown: &str) -> usize {
+    let mut words = 0;
+    let mut fence: Option<String> = None;
+    let mut in_comment = false;
+    for line in markdown.lines() {
+        let trimmed = line.trim_start();
+        let marker: String = trimmed
+            .chars()
+            .take_while(|c| *c == '`' || *c == '~')
+            .collect();
+        if marker.len() >= 3 {
+            match &fence {
+                None => fence = Some(marker),
+                Some(open) if marker.starts_with(open.as_str()) => fence = None,
+                Some(_) => {}
+            }
+            continue;
+        }
+        if fence.is_some() || line.contains("{{#") {
+            continue;
+        }
+        let mut text = line;
+        let mut kept = String::new();
+        loop {
+            if in_comment {
+                match text.find("-->") {
+                    Some(end) => {
+                        in_comment = false;
+                        text = &text[end + 3..];
+                    }
+                    None => break,
+                }
+            } else {
+                match text.find("<!--") {
+                    Some(start) => {
+                        kept.push_str(&text[..start]);
+                        in_comment = true;
+                        text = &text[start + 4..];
+                    }
+                    None => {
+                        kept.push_str(text);
+                        break;
+                    }
+                }
+            }
+        }
+        words += kept.split_whitespace().count();
+    }
+    words
+}
+
 /// `(path, anchor)` of each include directive; the anchor is empty for a whole file.
 fn includes(text: &str) -> Vec<(&str, &str)> {
     let mut found = Vec::new();
@@ -205,6 +295,14 @@ mod tests {
         );
         assert_eq!(anchor_name("# ANCHOR: setup"), Some("setup"));
         assert_eq!(anchor_name("// ANCHOR_END: worker_pool"), None);
+    }
+
+    #[test]
+    fn prose_leaves_out_code_includes_and_comments() {
+        let chapter = "# Title here\n\nOne two three.\n\n```rust\nlet not = prose;\n```\n\
+                       {{#include ../../a.rs:x}}\n<!-- a note\nstill note -->four five\n\
+                       ~~~~text\n```\ninside\n~~~~\nsix\n";
+        assert_eq!(prose_words(chapter), 3 + 3 + 2 + 1);
     }
 
     #[test]
