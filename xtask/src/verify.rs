@@ -470,7 +470,24 @@ impl<'a> Verifier<'a> {
         if parts.is_empty() {
             self.problem("no tests/part_<letter>_<topic>.rs files: the parts cannot be told");
         }
+        // Every part's file must be a module of the one test binary, or its tests never run.
+        let binary =
+            std::fs::read_to_string(self.exercise.tests_dir().join("parts.rs")).unwrap_or_default();
+        let manifest = std::fs::read_to_string(self.exercise.solution_dir().join("Cargo.toml"))?;
+        if !manifest.contains("\"../tests/parts.rs\"") {
+            self.problem(
+                "tests/parts.rs is not a [[test]] of .solution/Cargo.toml (add path = \
+                 \"../tests/parts.rs\")",
+            );
+        }
         for part in parts {
+            if !binary.contains(&format!("mod {};", part.module)) {
+                self.problem(format!(
+                    "tests/{}.rs is not a module of tests/parts.rs (add `mod {};`), so its tests \
+                     never run",
+                    part.module, part.module
+                ));
+            }
             let levels = self.exercise.hints(part.letter).len();
             if levels < 2 {
                 self.problem(format!(
