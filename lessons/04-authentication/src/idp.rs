@@ -162,7 +162,6 @@ struct SigningKey {
     kid: String,
 }
 
-// ANCHOR: signing_key
 impl SigningKey {
     /// A fresh Ed25519 key pair. rcgen writes the private key as PKCS#8 PEM, which is what
     /// jsonwebtoken reads; the public key goes into the JWKS as an `OKP` key (RFC 8037), with
@@ -187,7 +186,6 @@ impl SigningKey {
         Ok(Self { encoding, jwk, kid })
     }
 }
-// ANCHOR_END: signing_key
 
 /// The provider's state, shared by its handlers.
 struct Provider {
@@ -346,7 +344,6 @@ struct AuthorizeQuery {
     nonce: Option<String>,
 }
 
-// ANCHOR: authorize
 async fn authorize(
     State(provider): State<Arc<Provider>>,
     Query(query): Query<AuthorizeQuery>,
@@ -417,7 +414,6 @@ async fn authorize(
     );
     redirect(&[("code", &code)])
 }
-// ANCHOR_END: authorize
 
 #[derive(Debug, Deserialize)]
 struct TokenForm {
@@ -439,7 +435,7 @@ fn token_error(error: &str, description: &str) -> Response {
     (status, [(CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-// ANCHOR: token
+// ANCHOR: token_checks
 async fn token(State(provider): State<Arc<Provider>>, Form(form): Form<TokenForm>) -> Response {
     if form.grant_type.as_deref() != Some("authorization_code") {
         return token_error(
@@ -471,6 +467,7 @@ async fn token(State(provider): State<Arc<Provider>>, Form(form): Form<TokenForm
     if !bool::from(computed.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
         return token_error("invalid_grant", "the PKCE code_verifier does not match");
     }
+    // ANCHOR_END: token_checks
     let mut claims = IdTokenClaims {
         iss: provider.issuer.clone(),
         sub: provider.config.user.sub.clone(),
@@ -496,4 +493,3 @@ async fn token(State(provider): State<Arc<Provider>>, Form(form): Form<TokenForm
     // Tokens must not be cached by anything between the provider and the client.
     (StatusCode::OK, [(CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
-// ANCHOR_END: token

@@ -38,7 +38,6 @@ use crate::idp::ProviderMetadata;
 use crate::store::{read, write};
 use crate::tokens::TokenError;
 
-// ANCHOR: http_adapter
 /// `reqwest` as the HTTP client of `oauth2`, which since version 5 brings none of its own
 /// (its optional one would compile a second reqwest). The trait is one method: take an
 /// `http::Request<Vec<u8>>`, return an `http::Response<Vec<u8>>`.
@@ -69,7 +68,6 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp {
         })
     }
 }
-// ANCHOR_END: http_adapter
 
 /// The ID token, the field OpenID Connect adds to OAuth's token response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,7 +138,6 @@ pub enum OidcError {
     IdToken(#[from] IdTokenError),
 }
 
-// ANCHOR: id_token_error
 /// Why an ID token was refused.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum IdTokenError {
@@ -159,7 +156,6 @@ pub enum IdTokenError {
     #[error("the nonce does not match this login")]
     NonceMismatch,
 }
-// ANCHOR_END: id_token_error
 
 /// What the client keeps between sending the user to the provider and the callback. In a web
 /// application this lives in the user's server-side session, keyed by a cookie.
@@ -183,7 +179,6 @@ pub struct OidcClient {
 }
 
 impl OidcClient {
-    // ANCHOR: discover
     /// Reads the provider's discovery document and keys.
     pub async fn discover(
         issuer: &str,
@@ -234,7 +229,6 @@ impl OidcClient {
             jwks: RwLock::new(jwks),
         })
     }
-    // ANCHOR_END: discover
 
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.metadata
@@ -302,7 +296,6 @@ impl OidcClient {
     }
     // ANCHOR_END: callback
 
-    // ANCHOR: exchange
     /// Trades the code and the PKCE verifier for tokens at the token endpoint.
     pub async fn exchange(
         &self,
@@ -323,7 +316,6 @@ impl OidcClient {
                 other => OidcError::TokenResponse(other.to_string()),
             })
     }
-    // ANCHOR_END: exchange
 
     // ANCHOR: validate
     /// Checks an ID token as OpenID Connect Core §3.1.3.7 asks, and returns its claims.

@@ -61,7 +61,6 @@ impl fmt::Debug for Password {
     }
 }
 
-// ANCHOR: params
 /// The cost of a hash: memory in KiB, passes over it, lanes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashParams {
@@ -96,7 +95,6 @@ impl Default for HashParams {
         Self::OWASP
     }
 }
-// ANCHOR_END: params
 
 /// A hash could not be made or read. A wrong password is not an error: see [`Verified`].
 #[derive(Debug, Error)]
@@ -121,7 +119,6 @@ pub enum Verified {
     No,
 }
 
-// ANCHOR: hasher
 /// Hashes and verifies passwords with argon2id, the current parameters and the pepper.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -172,6 +169,7 @@ impl PasswordHasher {
         Ok(hash.to_string())
     }
 
+    // ANCHOR: verify
     /// Checks `password` against a stored PHC string, with the parameters *in the string*.
     pub fn verify(&self, password: &Password, stored: &str) -> Result<Verified, PasswordError> {
         let parsed = PasswordHash::new(stored)
@@ -202,6 +200,7 @@ impl PasswordHasher {
         let _ = self.verify(password, &self.decoy);
         Verified::No
     }
+    // ANCHOR_END: verify
 
     /// Whether `hash` was made the way this hasher makes hashes today.
     fn is_current(&self, hash: &PasswordHash) -> bool {
@@ -215,7 +214,6 @@ impl PasswordHasher {
             && params.p_cost() == self.params.parallelism
     }
 }
-// ANCHOR_END: hasher
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

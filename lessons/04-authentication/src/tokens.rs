@@ -101,7 +101,6 @@ impl From<jsonwebtoken::errors::Error> for TokenError {
     }
 }
 
-// ANCHOR: token_keys
 /// The keys and rules for our access tokens, built once from the configuration.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -114,6 +113,7 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
+    // ANCHOR: validation
     pub fn new(config: &AuthConfig) -> Self {
         let secret = config::bytes(&config.jwt_secret);
         // One algorithm, named here and nowhere else: the token's header does not get a say.
@@ -133,6 +133,7 @@ impl TokenKeys {
             ttl: config.access_ttl,
         }
     }
+    // ANCHOR_END: validation
 
     /// Signs an access token for `user`, valid from `now` for the configured lifetime.
     pub fn issue(
@@ -172,7 +173,6 @@ impl TokenKeys {
         self.ttl
     }
 }
-// ANCHOR_END: token_keys
 
 /// Keys are never printed.
 impl std::fmt::Debug for TokenKeys {

@@ -49,6 +49,7 @@ impl TestApp {
             state,
         }
     }
+    // ANCHOR_END: test_app
 
     async fn send(
         &self,
@@ -117,7 +118,6 @@ impl TestApp {
         self.send(Method::GET, uri, Some(bearer), None).await
     }
 }
-// ANCHOR_END: test_app
 
 fn assert_problem(reply: &Reply, status: StatusCode) {
     assert_eq!(reply.status, status, "{}", reply.body);

@@ -191,7 +191,6 @@ async fn authorize_without_pkce_is_refused_through_the_redirect() {
     );
 }
 
-// ANCHOR: id_token_test
 #[tokio::test]
 async fn id_tokens_wrong_in_one_claim_are_refused() {
     let idp = provider().await;
@@ -246,7 +245,6 @@ async fn id_tokens_wrong_in_one_claim_are_refused() {
         );
     }
 }
-// ANCHOR_END: id_token_test
 
 #[tokio::test]
 async fn forged_signatures_and_algorithms_are_refused() {

@@ -160,7 +160,6 @@ fn a_token_without_the_claims_we_need_is_refused() {
     assert_eq!(keys.verify(&token), Err(TokenError::Malformed));
 }
 
-// ANCHOR: rehash_test
 #[tokio::test]
 async fn login_upgrades_a_hash_made_with_old_parameters() {
     let config = config();
@@ -200,7 +199,6 @@ async fn login_upgrades_a_hash_made_with_old_parameters() {
         .unwrap();
     assert!(!second.rehashed, "already current");
 }
-// ANCHOR_END: rehash_test
 
 #[tokio::test]
 async fn an_unknown_email_is_refused_like_a_wrong_password() {

@@ -55,7 +55,6 @@ impl SortField {
 }
 // ANCHOR_END: sort_field
 
-// ANCHOR: cursor
 /// The sort key of the last row on a page. Its type follows the sort field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -96,6 +95,7 @@ pub enum CursorError {
     },
 }
 
+// ANCHOR: wire
 /// The JSON inside: short member names, because the cursor travels in every next-page URL.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +105,7 @@ struct Wire {
     key: SortKey,
     id: Uuid,
 }
+// ANCHOR_END: wire
 
 impl Cursor {
     /// The format this code writes. A new format gets a new number, and `decode` keeps
@@ -141,6 +142,7 @@ impl Cursor {
         }
     }
 
+    // ANCHOR: cursor_codec
     /// base64url, without padding, of `{"v":1,"sort":"price","key":1299,"id":"…"}`.
     pub fn encode(&self) -> String {
         let wire = Wire {
@@ -187,6 +189,7 @@ impl Cursor {
         }
         Ok(cursor)
     }
+    // ANCHOR_END: cursor_codec
 
     pub fn sort(&self) -> SortField {
         self.sort
@@ -212,7 +215,6 @@ impl Cursor {
         }
     }
 }
-// ANCHOR_END: cursor
 
 /// The JSON inside a cursor, for the demo to show what "opaque" hides (and does not hide).
 pub fn peek(text: &str) -> Option<String> {

@@ -279,6 +279,7 @@ pub struct ProductPatch {
     #[serde(default)]
     pub price_minor: Patch<i64>,
 }
+// ANCHOR_END: patch
 
 /// Checked changes; `None` leaves a column as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -336,4 +337,3 @@ impl TryFrom<ProductPatch> for ProductChanges {
         }
     }
 }
-// ANCHOR_END: patch

@@ -71,7 +71,6 @@ impl TokenBucket {
 }
 // ANCHOR_END: token_bucket
 
-// ANCHOR: windows
 /// A fixed-window counter: at most `limit` hits per window, windows aligned to `origin`.
 /// Simple and cheap, with one flaw: a client can spend one window's allowance at its very end
 /// and the next window's at the very start, `2 × limit` hits in a moment.
@@ -111,6 +110,7 @@ impl FixedWindow {
     }
 }
 
+// ANCHOR: sliding_window
 /// A sliding-window counter: the fixed windows' two counters, blended. The estimate of hits
 /// in the last `window` is this window's count plus the previous window's count weighted by
 /// how much of the previous window the sliding window still covers. Two integers per client,
@@ -125,6 +125,7 @@ pub struct SlidingWindow {
     current: u32,
     previous: u32,
 }
+// ANCHOR_END: sliding_window
 
 impl SlidingWindow {
     pub fn new(limit: u32, window: Duration, origin: Instant) -> Self {
@@ -155,11 +156,13 @@ impl SlidingWindow {
         (since % window) as f64 / window as f64
     }
 
+    // ANCHOR: sliding_estimate
     /// The estimated number of hits in the `window` before `now`.
     pub fn estimate(&mut self, now: Instant) -> f64 {
         let into = self.roll(now);
         f64::from(self.previous) * (1.0 - into) + f64::from(self.current)
     }
+    // ANCHOR_END: sliding_estimate
 
     /// Ok if one more hit fits; otherwise roughly how long until one does.
     pub fn check(&mut self, now: Instant) -> Result<(), Duration> {
@@ -196,9 +199,7 @@ impl SlidingWindow {
         Ok(())
     }
 }
-// ANCHOR_END: windows
 
-// ANCHOR: middleware
 /// One token bucket per client address, shared by every request.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -237,6 +238,7 @@ impl RateLimiter {
     }
 }
 
+// ANCHOR: middleware
 /// The middleware: 429 Too Many Requests with `Retry-After` once the client's bucket is empty.
 /// `ratelimit-remaining` tells a well-behaved client how much room it has left.
 pub async fn rate_limit(

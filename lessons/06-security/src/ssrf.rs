@@ -141,7 +141,6 @@ impl FetchRefused {
     }
 }
 
-// ANCHOR: fixed
 /// The fixed fetcher's rules, checked in this order for every URL:
 ///
 /// 1. the URL parses, its scheme is `http` or `https`, and it carries no credentials;
@@ -160,6 +159,7 @@ pub struct SafeFetcher {
     pub resolver: Resolver,
 }
 
+// ANCHOR: fetch
 impl SafeFetcher {
     pub async fn fetch(&self, raw: &str) -> Result<Fetched, FetchRefused> {
         let url = Url::parse(raw)?;
@@ -221,7 +221,9 @@ impl SafeFetcher {
         })
     }
 }
+// ANCHOR_END: fetch
 
+// ANCHOR: internal_kind
 /// Which kind of non-public address `ip` is, if it is one: the ranges an outbound fetch on
 /// behalf of a user must never reach.
 pub fn internal_kind(ip: IpAddr) -> Option<&'static str> {
@@ -231,6 +233,7 @@ pub fn internal_kind(ip: IpAddr) -> Option<&'static str> {
         IpAddr::V6(v6) => internal_v6(v6),
     }
 }
+// ANCHOR_END: internal_kind
 
 fn internal_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, ..] = ip.octets();
@@ -263,7 +266,6 @@ fn internal_v6(ip: Ipv6Addr) -> Option<&'static str> {
         None
     }
 }
-// ANCHOR_END: fixed
 
 /// `GET /fixed/fetch?url=`
 pub async fn fetch_fixed(

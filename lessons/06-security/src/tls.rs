@@ -200,7 +200,6 @@ impl HttpsExchange {
     }
 }
 
-// ANCHOR: handshake
 /// Connects to `addr`, checks the certificate against `server_name`, and returns what was
 /// negotiated. Certificate problems (unknown issuer, wrong name, expired) fail here.
 pub async fn handshake(
@@ -228,7 +227,6 @@ fn describe(connection: &rustls::ClientConnection) -> Handshake {
             .map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }
-// ANCHOR_END: handshake
 
 async fn connect(
     addr: SocketAddr,
