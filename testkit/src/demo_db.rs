@@ -228,6 +228,7 @@ fn admin_options(server: &PgConnectOptions) -> PgConnectOptions {
     server.clone().disable_statement_logging()
 }
 
+// ANCHOR: recreate
 async fn recreate(admin: &mut PgConnection, name: &DatabaseName) -> Result<(), sqlx::Error> {
     // Identifiers cannot be bind parameters, so these statements are built with format!. That
     // is safe because a DatabaseName is the lesson's prefix followed by letters, digits and `_`
@@ -242,6 +243,7 @@ async fn recreate(admin: &mut PgConnection, name: &DatabaseName) -> Result<(), s
         .await?;
     Ok(())
 }
+// ANCHOR_END: recreate
 // ANCHOR_END: create
 
 fn drop_statement(name: &DatabaseName) -> String {

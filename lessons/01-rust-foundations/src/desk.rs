@@ -56,6 +56,7 @@ impl DeskHandle {
             .map_err(|_| DeskError::Closed)
     }
 
+    // ANCHOR: lookup
     /// Request/response over channels: send the question with a fresh `oneshot` sender, then
     /// await the one answer on its receiver.
     pub async fn lookup(&self, sku: Sku) -> Result<Option<Price>, DeskError> {
@@ -68,10 +69,12 @@ impl DeskHandle {
         // Err here means the desk dropped `reply` without answering: it shut down meanwhile.
         answer.await.map_err(|_| DeskError::Closed)
     }
+    // ANCHOR_END: lookup
 }
 
+// ANCHOR: desk_loop
 /// The desk's loop. It alone owns `prices`, so there is no lock: the other tasks can only send
-/// it messages. Coming from Go: "share memory by communicating", the same idea.
+/// it messages.
 async fn run_desk(
     mut commands: mpsc::Receiver<Command>,
     updates: broadcast::Sender<PriceUpdate>,
@@ -80,7 +83,7 @@ async fn run_desk(
     let mut prices: HashMap<Sku, Price> = HashMap::new();
     let mut handled = 0;
     loop {
-        // Coming from Go: `select { case <-ctx.Done(): ... case cmd, ok := <-commands: ... }`.
+        // Shutdown first, so a cancelled desk never takes one more command.
         let command = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
@@ -107,9 +110,10 @@ async fn run_desk(
         }
     }
     // Returning drops `updates`: subscribers read what is left in their buffer, then see
-    // `Closed`. Shutdown propagates by dropping, like closing a channel in Go.
+    // `Closed`. Shutdown propagates by dropping.
     handled
 }
+// ANCHOR_END: desk_loop
 // ANCHOR_END: actor
 
 /// A running desk: a handle to send commands, the task to join, and a way to subscribe.

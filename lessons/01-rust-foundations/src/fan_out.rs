@@ -79,10 +79,9 @@ impl Aggregate {
 /// Generic over `S` (static dispatch: one copy of this function per supplier type, calls can be
 /// inlined). `?Sized` lets `S` also be `dyn Supplier`, which is what the fan-out passes.
 ///
-/// Coming from Go: `ctx, cancel := context.WithTimeout(ctx, limit)` plus a `select` on
-/// `ctx.Done()`. Here the deadline is a wrapper around the future (`timeout`) and cancellation
-/// is a token; neither has to be threaded through the supplier's code, because dropping a
-/// future stops it at its next `.await`.
+/// The deadline wraps the future (`timeout`) and cancellation is a token; neither has to be
+/// threaded through the supplier's code, because dropping a future stops it at its next
+/// `.await`.
 pub async fn fetch_one<S: Supplier + ?Sized>(
     supplier: &S,
     sku: &Sku,
@@ -91,7 +90,7 @@ pub async fn fetch_one<S: Supplier + ?Sized>(
 ) -> Result<Quote, FetchError> {
     tokio::select! {
         // `biased` polls the branches in order: once cancelled, we never start or finish a
-        // request on a coin flip. (Go's `select` and tokio's default pick at random.)
+        // request on a coin flip. (Unbiased, `select!` picks among ready branches at random.)
         biased;
         () = cancel.cancelled() => Err(FetchError::Cancelled),
         answer = tokio::time::timeout(limit, supplier.quote(sku)) => match answer {
@@ -104,10 +103,8 @@ pub async fn fetch_one<S: Supplier + ?Sized>(
 
 // ANCHOR: fan_out
 /// Fans out one task per supplier, fans the answers back in as they arrive, and returns the
-/// cheapest quote among those that arrived in time (ties go to the earlier answer).
-///
-/// Coming from Go: a goroutine per supplier sending on a results channel, plus a `WaitGroup`
-/// (or an `errgroup`). A `JoinSet` is both: it spawns, and hands back results as tasks finish.
+/// cheapest quote among those that arrived in time (ties go to the earlier answer). The
+/// `JoinSet` spawns the tasks and hands back their results as they finish.
 pub async fn fetch_best(
     suppliers: &[Arc<dyn Supplier>],
     sku: &Sku,

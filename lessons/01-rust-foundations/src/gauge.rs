@@ -38,8 +38,8 @@ impl Gauge {
 }
 
 /// Decrements on drop, so the count stays right on every exit path: normal return, `?`,
-/// a panic, or a future dropped half-way because it was cancelled or timed out. That is RAII
-/// (the same idea as Go's `defer`, but the compiler inserts the call for you).
+/// a panic, or a future dropped half-way because it was cancelled or timed out. That is RAII:
+/// the compiler inserts the call on every path.
 #[derive(Debug)]
 pub struct GaugeGuard<'a> {
     gauge: &'a Gauge,

@@ -106,7 +106,6 @@ async fn run(pool: PoolConfig, only: Option<Step>) -> anyhow::Result<ExitCode> {
 }
 
 /// Ctrl-C cancels the token; everything that runs holds a clone or a child of it.
-/// Coming from Go: `signal.NotifyContext(ctx, os.Interrupt)`.
 async fn cancel_on_ctrl_c(shutdown: CancellationToken) {
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("\n  Ctrl-C: cancelling...");

@@ -117,9 +117,7 @@ impl Shared {
 // ANCHOR: worker_pool
 /// Prices every SKU with `config.workers` workers, stopping early if `cancel` fires.
 ///
-/// Coming from Go: the classic `jobs := make(chan Sku, capacity)` plus N goroutines ranging
-/// over it. Go channels have many receivers; tokio's `mpsc` has one, so the workers share it
-/// behind a mutex (see `next_job`).
+/// tokio's `mpsc` has one receiver, so the workers share it behind a mutex (see `next_job`).
 pub async fn run_pool(
     suppliers: &[Arc<dyn Supplier>],
     skus: Vec<Sku>,

@@ -36,9 +36,6 @@ pub type QuoteFuture<'a> = Pin<Box<dyn Future<Output = Result<Quote, SupplierErr
 
 /// Anyone we can ask for a price. `Send + Sync` because one supplier is shared by many tasks,
 /// possibly on different threads at the same time.
-///
-/// Coming from Go: like a Go interface, but implemented explicitly (`impl Supplier for T`),
-/// and it can carry default methods such as `describe`.
 pub trait Supplier: Send + Sync {
     fn name(&self) -> &str;
 

@@ -1,10 +1,12 @@
 //! Threads vs tasks, and what blocking does to async code.
 //!
 //! An OS thread has its own stack (std reserves 2 MiB for each spawned thread) and the kernel
-//! schedules it. A tokio task is a state machine stored on the heap, as big as the variables
-//! it keeps across `.await`s, and the runtime switches between tasks on a few threads. While a
-//! task waits for a timer or a socket it costs no thread at all: the runtime parks it and asks
-//! the OS (epoll on Linux, kqueue on macOS, IOCP on Windows) to say when it can continue.
+//! schedules it. A tokio task is one heap allocation: its future, a state machine as big as the
+//! variables it keeps across `.await`s, plus tokio's task header and scheduler state; the
+//! runtime switches between tasks on a few threads. While a task waits for a timer or a socket
+//! it costs no thread at all: the runtime parks it until its timer fires or the OS reports its
+//! socket ready (epoll on Linux and kqueue on macOS report readiness; on Windows, tokio's mio
+//! builds the same readiness interface on IOCP, which reports completed operations).
 //!
 //! Step 6 of `cargo run -p lesson-01`.
 
@@ -26,17 +28,15 @@ pub struct SpawnReport {
     pub spawn_time: Duration,
     /// Time until the last one finished.
     pub total_time: Duration,
-    /// Memory each one needs: the future's size for a task, the reserved stack for a thread.
+    /// Memory each one needs: the future's size for a task (tokio's task header comes on top),
+    /// the reserved stack for a thread.
     pub bytes_each: usize,
 }
 
 // ANCHOR: threads_vs_tasks
 /// Spawns `count` tasks that each wait `wait`. Ten thousand of them fit in a few megabytes and
-/// wait concurrently on the runtime's handful of threads.
-///
-/// Coming from Go: `tokio::spawn` is `go f()`, but a task starts with no stack of its own
-/// (a goroutine starts with 2 KiB and grows), and it needs an `.await` to let others run:
-/// the runtime cannot pre-empt it the way Go's scheduler can.
+/// wait concurrently on the runtime's handful of threads. `bytes_each` is the future's size;
+/// tokio's header and scheduler state come on top, in the same allocation.
 pub async fn spawn_tasks(count: usize, wait: Duration) -> SpawnReport {
     let started = Instant::now();
     let bytes_each = size_of_val(&waiting_task(wait));
@@ -81,6 +81,7 @@ pub fn spawn_threads(count: usize, wait: Duration) -> io::Result<SpawnReport> {
     })
 }
 
+// ANCHOR: heartbeat
 /// Runs `work` while a heartbeat ticks every `period`, and counts the ticks. The heartbeat
 /// stands for every other task that needs this thread: if `work` blocks, it ticks 0 times.
 ///
@@ -101,6 +102,7 @@ pub async fn heartbeats_during<F: Future>(work: F, period: Duration) -> (F::Outp
         }
     }
 }
+// ANCHOR_END: heartbeat
 // ANCHOR_END: threads_vs_tasks
 
 #[cfg(test)]

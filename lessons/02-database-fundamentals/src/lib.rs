@@ -4,11 +4,12 @@
 //! `capstone/crates/shop-db/migrations/`), fills it with a year of shop history, and then asks
 //! it questions: joins, aggregates, a recursive CTE, window functions; it watches an index turn
 //! a sequential scan into an index scan; it places orders in a transaction that keeps stock and
-//! orders consistent, even with two customers racing for the last units. The MongoDB half
-//! stores reviews as documents and summarises them with an aggregation pipeline.
+//! orders consistent, even with two customers racing for the last units; and it gives a slow
+//! query a deadline the server enforces. The MongoDB half stores reviews as documents and
+//! summarises them with an aggregation pipeline.
 //!
 //! Run the narrated demo with `cargo run -p lesson-02` (`-- --help` for its options; it needs
-//! PostgreSQL, and MongoDB for step 7) and the tests with `cargo test -p lesson-02`. Read the
+//! PostgreSQL, and MongoDB for step 8) and the tests with `cargo test -p lesson-02`. Read the
 //! modules in the order the demo runs them:
 //!
 //! | step | module | shows |
@@ -18,13 +19,15 @@
 //! | 4 | [`queries`] | joins, `GROUP BY`/`HAVING`, recursive CTEs, window functions, `FromRow` |
 //! | 5 | [`plan`] | `EXPLAIN (ANALYZE, BUFFERS)` before and after an index |
 //! | 6 | [`checkout`] | a transaction, row locks, a CHECK constraint, a race |
-//! | 7 | [`reviews`], `shop_db::reviews` | documents, query operators, aggregation, indexes |
+//! | 7 | [`deadline`] | `statement_timeout`, and what a dropped future leaves running |
+//! | 8 | [`reviews`], `shop_db::reviews` | documents, query operators, aggregation, indexes |
 //!
 //! [`steps`] holds the narration that prints the story; [`text`] the number and table
 //! formatting it uses.
 
 pub mod checkout;
 pub mod database;
+pub mod deadline;
 pub mod plan;
 pub mod queries;
 pub mod reviews;

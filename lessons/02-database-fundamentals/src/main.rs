@@ -84,9 +84,10 @@ async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     steps::transactions(pool)
         .await
         .context("step 6 (transactions)")?;
+    steps::deadlines(pool).await.context("step 7 (deadlines)")?;
     let mongo = steps::reviews_in_mongodb(pool, settings)
         .await
-        .context("step 7 (MongoDB)")?;
+        .context("step 8 (MongoDB)")?;
 
     db.finish(settings.keep)
         .await

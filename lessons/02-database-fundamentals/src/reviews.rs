@@ -1,4 +1,4 @@
-//! Step 7: product reviews in MongoDB, through the capstone's `shop_db::reviews` store.
+//! Step 8: product reviews in MongoDB, through the capstone's `shop_db::reviews` store.
 //!
 //! The reviews are written by customers who really bought the product (read from PostgreSQL),
 //! with a deterministic generator, so every run stores the same few thousand documents. Then:

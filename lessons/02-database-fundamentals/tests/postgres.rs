@@ -1,13 +1,18 @@
 //! The lesson's SQL against a real, freshly seeded PostgreSQL database: what each showcase
-//! query promises, the plan change an index makes, and the checkout transaction's guarantees.
+//! query promises, the plan change an index makes, the checkout transaction's guarantees, and
+//! which deadlines stop a statement on the server.
 //!
 //! `cargo test -p lesson-02 --test postgres` (needs PostgreSQL; skipped by the runner when it
 //! is down)
 
 mod needs_postgres {
+    use std::time::Duration;
+
     use lesson_02::checkout::{self, CheckoutError, Line, Stocked};
+    use lesson_02::deadline::{self, Outcome, QUERY_CANCELED};
     use lesson_02::{plan, queries};
     use shop_db::seed::{self, SeedSize};
+    use sqlx::postgres::PgPoolOptions;
     use testkit::PgDatabase;
 
     async fn seeded(size: SeedSize) -> PgDatabase {
@@ -289,5 +294,99 @@ mod needs_postgres {
             .await
             .unwrap();
         assert_eq!(left, a.on_hand);
+    }
+
+    #[tokio::test]
+    async fn statement_timeout_stops_a_slow_statement_on_the_server_for_one_transaction() {
+        let db = testkit::postgres().await;
+        // One connection, so the check afterwards reads the connection the transaction used.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(db.connect_options())
+            .await
+            .expect("a one-connection pool to the test database");
+
+        let outcome = deadline::sleep_under_statement_timeout(
+            &pool,
+            Duration::from_millis(200),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the statements run");
+
+        match outcome {
+            Outcome::Cancelled { after, .. } => assert!(
+                after < Duration::from_secs(2),
+                "a 200 ms statement_timeout should stop pg_sleep(5) early; it took {after:?}"
+            ),
+            Outcome::Finished(took) => panic!(
+                "pg_sleep(5) under a 200 ms statement_timeout finished after {took:?}: \
+                 the timeout never reached the server"
+            ),
+        }
+        assert_eq!(
+            deadline::statement_timeout(&pool).await.unwrap(),
+            "0",
+            "SET LOCAL ends with its transaction; the pooled connection must not keep the limit"
+        );
+        let quick =
+            deadline::sleep_under_statement_timeout(&pool, Duration::from_secs(5), Duration::ZERO)
+                .await
+                .expect("the statements run");
+        assert!(
+            matches!(quick, Outcome::Finished(_)),
+            "a statement inside its limit finishes: {quick:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pool_wide_statement_timeout_applies_without_any_set() {
+        let db = testkit::postgres().await;
+        let options =
+            deadline::with_statement_timeout(db.connect_options(), Duration::from_millis(1_500));
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("a pool whose connections start with a statement_timeout");
+
+        assert_eq!(deadline::statement_timeout(&pool).await.unwrap(), "1500ms");
+        let error = sqlx::query("SELECT pg_sleep(5)")
+            .execute(&pool)
+            .await
+            .expect_err("a 5 s statement under the pool's 1.5 s statement_timeout is cancelled");
+        let code = error
+            .as_database_error()
+            .and_then(|e| e.code().map(|code| code.into_owned()));
+        assert_eq!(code.as_deref(), Some(QUERY_CANCELED), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_future_leaves_its_statement_running_on_the_server() {
+        let db = testkit::postgres().await;
+
+        let backend = deadline::abandon_a_slow_query(
+            db.pool(),
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the queries run")
+        .expect(
+            "pg_stat_activity should still list the pg_sleep(5) its caller dropped: \
+                     sqlx sends no cancel request",
+        );
+
+        assert_eq!(
+            backend.state.as_deref(),
+            Some("active"),
+            "the abandoned statement is still running: {backend:?}"
+        );
+        assert!(
+            deadline::cancel_backend(db.pool(), backend.pid)
+                .await
+                .unwrap(),
+            "pg_cancel_backend finds the backend that runs the abandoned statement"
+        );
     }
 }

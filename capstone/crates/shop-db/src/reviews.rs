@@ -504,6 +504,7 @@ fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     )
 }
 
+// ANCHOR: bson_uuid
 /// Serde for our typed ids as BSON UUIDs. `uuid::Uuid`'s own serde impl asks the serializer
 /// whether it is human-readable, so it becomes a string in `bson::serialize_to_document` but
 /// generic binary (subtype 0) in the raw serializer the driver inserts with, and a filter built
@@ -529,6 +530,7 @@ macro_rules! id_as_bson_uuid {
 
 id_as_bson_uuid!(product_id_as_uuid, shop_domain::ProductId);
 id_as_bson_uuid!(user_id_as_uuid, shop_domain::UserId);
+// ANCHOR_END: bson_uuid
 
 #[cfg(test)]
 mod tests {

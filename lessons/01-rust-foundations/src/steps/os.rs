@@ -27,16 +27,20 @@ pub async fn threads_vs_tasks(_demo: &Demo) -> Result<(), StepError> {
     let threads = tokio::task::spawn_blocking(move || spawn_threads(THREADS, wait)).await??;
     show(spawned("threads:", &threads));
     say(format_args!(
-        "A task is just its future on the heap ({}); a thread reserves a whole stack ({}).",
-        bytes(tasks.bytes_each),
+        "A task is one heap allocation: its future ({}) plus tokio's task header and scheduler",
+        bytes(tasks.bytes_each)
+    ));
+    say(format_args!(
+        "state, a few hundred bytes in all. A thread reserves a whole stack ({}).",
         bytes(THREAD_STACK_BYTES)
     ));
     say(format_args!(
-        "{TASKS} threads would reserve {}; the {TASKS} tasks needed {}. A waiting task holds",
+        "{TASKS} threads would reserve {}; the {TASKS} tasks' futures take {}, a few MiB with",
         bytes(TASKS * THREAD_STACK_BYTES),
         bytes(TASKS * tasks.bytes_each)
     ));
-    say("no thread: the runtime parks it until epoll says its timer or socket is ready.");
+    say("tokio's part. A waiting task holds no thread: the runtime parks it until its timer");
+    say("fires or epoll reports its socket ready.");
 
     let block = Duration::from_millis(300);
     let period = Duration::from_millis(50);

@@ -17,7 +17,8 @@ use crate::database::{DEMO_DATABASE, ServerUrl, SetupError};
 
 pub use mongo::reviews_in_mongodb;
 pub use postgres::{
-    connect, migrate, plan_before_and_after_an_index, seed, showcase_queries, transactions,
+    connect, deadlines, migrate, plan_before_and_after_an_index, seed, showcase_queries,
+    transactions,
 };
 
 /// What the demo was asked to do.
@@ -63,9 +64,10 @@ pub enum MongoOutcome {
 pub fn intro(settings: &Settings) {
     println!("Lesson 02 · Database fundamentals: the shop's data in PostgreSQL and MongoDB");
     println!();
-    say("Seven steps: connect and migrate, seed a year of shop history, ask it questions (joins,");
+    say("Eight steps: connect and migrate, seed a year of shop history, ask it questions (joins,");
     say("aggregates, CTEs, window functions), watch an index change a query plan, keep stock and");
-    say("orders consistent with a transaction, then store and summarise reviews in MongoDB.");
+    say("orders consistent with a transaction, give a slow query a deadline the server enforces,");
+    say("then store and summarise reviews in MongoDB.");
     say(format_args!(
         "Data: {} products, {} customers, {} orders (change the scale: -- --products N).",
         narrate::thousands(settings.size.products as i64),
@@ -92,15 +94,17 @@ pub fn postgres_unavailable(settings: &Settings, error: &SetupError) {
 pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {
     println!();
     heading_line("Summary");
-    say("PostgreSQL: migrated, seeded, queried, explained and kept consistent (steps 1-6).");
+    say(
+        "PostgreSQL: migrated, seeded, queried, explained, kept consistent and given deadlines (steps 1-7).",
+    );
     match mongo {
         MongoOutcome::Done { reviews } => say(format_args!(
-            "MongoDB: {} reviews stored, queried and summarised (step 7).",
+            "MongoDB: {} reviews stored, queried and summarised (step 8).",
             narrate::thousands(*reviews as i64)
         )),
         MongoOutcome::Skipped => say("MongoDB: skipped (--skip-mongo)."),
         MongoOutcome::Unreachable(_) => {
-            say("MongoDB: NOT RUN. Step 7 needs a MongoDB server and none answered; start one");
+            say("MongoDB: NOT RUN. Step 8 needs a MongoDB server and none answered; start one");
             say("with `cargo xtask services up` and run the demo again to see the reviews half.");
         }
     }

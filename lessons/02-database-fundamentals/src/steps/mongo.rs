@@ -1,4 +1,4 @@
-//! Step 7: MongoDB.
+//! Step 8: MongoDB.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -20,7 +20,7 @@ pub async fn reviews_in_mongodb(
     pool: &PgPool,
     settings: &Settings,
 ) -> Result<MongoOutcome, StepError> {
-    heading(7, "Reviews as documents in MongoDB");
+    heading(8, "Reviews as documents in MongoDB");
     if settings.skip_mongo {
         say("Skipped (--skip-mongo).");
         return Ok(MongoOutcome::Skipped);

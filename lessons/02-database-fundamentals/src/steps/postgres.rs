@@ -1,13 +1,15 @@
-//! Steps 1-6: PostgreSQL.
+//! Steps 1-7: PostgreSQL.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use shop_db::seed::{self, SeedSize};
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
 use super::StepError;
 use crate::checkout::{self, CheckoutError, Line};
 use crate::database::{self, DEMO_DATABASE, DemoDatabase, ServerUrl, SetupError, redact};
+use crate::deadline::{self, Outcome, QUERY_CANCELED};
 use crate::plan::{self, Plan};
 use crate::queries;
 use narrate::{Table, duration, heading, say, show, thousands, truncate};
@@ -43,7 +45,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StepError> {
     ));
     let mut table = Table::new(["version", "description", "took>"]);
     for m in &applied {
-        let took = std::time::Duration::from_nanos(m.execution_time.max(0) as u64);
+        let took = Duration::from_nanos(m.execution_time.max(0) as u64);
         table.row([m.version.to_string(), m.description.clone(), duration(took)]);
     }
     print!("{table}");
@@ -399,6 +401,69 @@ async fn race_for_the_last_units(
     say("waited for the first to commit, then read the 2 units it left. Without the lock both");
     say("would have read 5, and only the CHECK constraint would have stopped the oversell.");
     Ok(())
+}
+
+pub async fn deadlines(pool: &PgPool) -> Result<(), StepError> {
+    heading(7, "A deadline the server enforces: statement_timeout");
+    say("Giving up on a query in Rust, by dropping its future as tokio::time::timeout does,");
+    say("only stops the waiting: sqlx sends PostgreSQL no cancel request. A pg_sleep(3) given");
+    say("up on after 100 ms, as pg_stat_activity sees it a moment later:");
+    match deadline::abandon_a_slow_query(pool, ms(100), Duration::from_secs(3)).await? {
+        Some(backend) => {
+            let running = Duration::from_secs_f64(backend.running_ms.max(0.0) / 1000.0);
+            show(format_args!(
+                "backend {}: {}, waiting on {}, running for {}",
+                backend.pid,
+                backend.state.as_deref().unwrap_or("?"),
+                backend.wait_event.as_deref().unwrap_or("nothing"),
+                duration(running),
+            ));
+            say("The statement keeps its connection, and would keep any locks, until it ends by");
+            say("itself. pgx and lib/pq send a cancel request when a context ends; here we cancel");
+            say("it by hand:");
+            let cancelled = deadline::cancel_backend(pool, backend.pid).await?;
+            show(format_args!(
+                "SELECT pg_cancel_backend({}) → {cancelled}",
+                backend.pid
+            ));
+        }
+        None => show("(it finished within 100 ms after all: nothing left to see)"),
+    }
+
+    say("A deadline that stops the work is one the server knows. SET LOCAL statement_timeout");
+    say("bounds each statement of one transaction, and ends with it:");
+    let limit = ms(250);
+    match deadline::sleep_under_statement_timeout(pool, limit, Duration::from_secs(5)).await? {
+        Outcome::Cancelled { after, message } => {
+            show(format_args!(
+                "pg_sleep(5) under 250 ms: SQLSTATE {QUERY_CANCELED} query_canceled after {}",
+                duration(after)
+            ));
+            show(format_args!("the server's message: {message}"));
+        }
+        Outcome::Finished(took) => show(format_args!(
+            "pg_sleep(5) under 250 ms finished after {}: the timeout did not apply",
+            duration(took)
+        )),
+    }
+
+    say("Or as a default for every connection of a pool, sent when each connection starts:");
+    let options = (*pool.connect_options()).clone();
+    let bounded = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(deadline::with_statement_timeout(options, ms(2_000)))
+        .await?;
+    show(format_args!(
+        "SHOW statement_timeout: {} on that pool, {} on the demo's own",
+        deadline::statement_timeout(&bounded).await?,
+        deadline::statement_timeout(pool).await?,
+    ));
+    bounded.close().await;
+    Ok(())
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
 }
 
 /// `2026-10-31 23:58`
