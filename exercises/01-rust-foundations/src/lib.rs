@@ -1,10 +1,9 @@
 //! Exercise 01, Rust foundations: money, traits and a concurrent fan-out.
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-01`
-//! passes; run one part at a time with `--test part_a_money`, `--test part_b_discount` or
-//! `--test part_c_fetch_all`.
-//! The brief is book chapter 01, section "Exercise". Stuck? `cargo xtask hint 01` shows graded
-//! hints one level at a time (they are also in `hints/1.md`, `2.md`, `3.md`).
+//! passes; run one part at a time with `cargo test -p exercise-01 part_a` (`part_b`, `part_c`).
+//! The brief is book chapter 01, section "Exercise". Stuck? `cargo xtask hint 01 a` shows part
+//! (a)'s hints one level at a time (`b` and `c` for the other parts; the files are in `hints/`).
 //!
 //! Three parts, in order:
 //! - (a) [`Money`]: checked arithmetic, [`Display`](fmt::Display) and [`FromStr`].
@@ -27,7 +26,6 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-// ANCHOR: money
 /// The currencies this exercise knows. Real code would cover ISO 4217 (the capstone's
 /// `shop-domain` has a larger set); four are enough to meet both 2-digit and 0-digit currencies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -226,9 +224,7 @@ impl FromStr for Money {
         todo!("exercise 01, part a, FromStr for Money: see book chapter 01, section 'Exercise'")
     }
 }
-// ANCHOR_END: money
 
-// ANCHOR: discount
 /// One line of a cart: `quantity` items at `unit_price` each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {
@@ -290,8 +286,9 @@ impl Discount for PercentOff {
 
     /// `total × p / 100` rounded down, where `total` is [`Line::total`] and `p` the percentage
     /// capped at 100. 10% of 29.97 EUR is 2.99 EUR. A line total that overflows is an error;
-    /// the multiplication by `p` itself must not overflow (think about which integer type
-    /// holds `i64::MAX × 100`).
+    /// the multiplication by `p` itself must not overflow, and the result is exact for every
+    /// total: 50% of `i64::MAX` minor units is `i64::MAX / 2`, rounded down (think about which
+    /// integer type holds `i64::MAX × 100`).
     fn reduction(&self, line: &Line) -> Result<Money, MoneyError> {
         todo!("exercise 01, part b, PercentOff::reduction: see book chapter 01, section 'Exercise'")
     }
@@ -303,8 +300,8 @@ impl Discount for AmountOff {
         todo!("exercise 01, part b, AmountOff::name: see book chapter 01, section 'Exercise'")
     }
 
-    /// The fixed amount, but never more than the line total (and never below zero).
-    /// An amount in another currency than the line is
+    /// The fixed amount, but never more than the line total and never below zero: a negative
+    /// amount takes off nothing. An amount in another currency than the line is
     /// [`MoneyError::CurrencyMismatch`] with `left` the line's currency, `right` the discount's.
     fn reduction(&self, line: &Line) -> Result<Money, MoneyError> {
         todo!("exercise 01, part b, AmountOff::reduction: see book chapter 01, section 'Exercise'")
@@ -318,7 +315,8 @@ impl Discount for BuyNGetOneFree {
     }
 
     /// One unit price for every full group of `n + 1` items: buy 2 get 1 free on 7 items is
-    /// 2 free items. Beware `n + 1` when `n` is `u32::MAX` (then nothing is free).
+    /// 2 free items. Beware `n + 1` when `n` is `u32::MAX`: it does not fit in a `u32`, and no
+    /// quantity fills such a group, so nothing is free.
     fn reduction(&self, line: &Line) -> Result<Money, MoneyError> {
         todo!(
             "exercise 01, part b, BuyNGetOneFree::reduction: see book chapter 01, section 'Exercise'"
@@ -337,13 +335,13 @@ impl Discount for BuyNGetOneFree {
 ///   larger than the total makes the total zero.
 ///
 /// Errors: the line total overflows; a discount returns an error (passed on, not skipped); a
-/// discount returns a reduction in another currency ([`MoneyError::CurrencyMismatch`]).
+/// discount returns a reduction in another currency than the line's, whether or not it would
+/// have won ([`MoneyError::CurrencyMismatch`], `left` the line's currency): compare amounts only
+/// once you know they are in the same currency.
 pub fn best_price(line: &Line, discounts: &[Box<dyn Discount>]) -> Result<BestPrice, MoneyError> {
     todo!("exercise 01, part b, best_price: see book chapter 01, section 'Exercise'")
 }
-// ANCHOR_END: discount
 
-// ANCHOR: fetch_all
 /// A boxed future that can move between threads: what an object-safe trait returns where an
 /// `async fn` would not be object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -413,10 +411,10 @@ pub struct Quotes {
 ///   [`FetchError::TimedOut`]`(per_call)` when it did not answer in time, or
 ///   [`FetchError::Source`] with its error.
 /// - Both lists follow the order of `sources`, not the order in which answers arrive.
-/// - The calls run concurrently: the whole call takes about as long as the slowest source or
-///   `per_call`, whichever is shorter, never the sum of all calls. (`tokio::time::timeout`
-///   bounds one call; `futures::future::join_all` or `tokio::spawn` run them together.)
+/// - The calls run concurrently: the whole call takes as long as the slowest source or
+///   `per_call`, whichever is shorter, never the sum of the calls. The tests measure this on
+///   tokio's paused clock, to the millisecond. (`tokio::time::timeout` bounds one call;
+///   `futures::future::join_all` or `tokio::spawn` run them together.)
 pub async fn fetch_all(sources: &[Arc<dyn PriceSource>], sku: &str, per_call: Duration) -> Quotes {
     todo!("exercise 01, part c, fetch_all: see book chapter 01, section 'Exercise'")
 }
-// ANCHOR_END: fetch_all

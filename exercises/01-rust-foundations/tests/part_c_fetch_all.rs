@@ -1,9 +1,9 @@
 //! Part (c): `fetch_all`, a fan-out to price sources with a per-call timeout.
 //!
-//! Run with `cargo test -p exercise-01 --test part_c_fetch_all`. Every test starts tokio's clock
-//! paused (`start_paused = true`): when all tasks wait on timers, tokio jumps the clock to the
-//! next deadline at once. So a 100 ms fake supplier costs no real time, timeouts fire exactly,
-//! and `Instant::now()` below is tokio's virtual clock, not the wall clock.
+//! Run with `cargo test -p exercise-01 part_c`. Every test starts tokio's clock paused
+//! (`start_paused = true`): when all tasks wait on timers, tokio jumps the clock to the next
+//! deadline at once. So a 100 ms fake supplier costs no real time, timeouts fire exactly, and
+//! `Instant::now()` below is tokio's virtual clock, not the wall clock.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,28 +170,40 @@ async fn calls_run_concurrently_not_one_after_another() {
     let quotes = fetch_all(&sources, SKU, TIMEOUT).await;
     let elapsed = start.elapsed();
     assert_eq!(quotes.prices.len(), 3, "all three answer: {quotes:?}");
-    assert!(
-        elapsed < Duration::from_millis(200),
-        "three 100 ms calls took {elapsed:?} of (virtual) time: awaiting them one by one takes \
-         300 ms; start them all, then wait (join_all or tokio::spawn)"
+    assert_eq!(
+        elapsed,
+        Duration::from_millis(100),
+        "three 100 ms calls must take 100 ms together, but took {elapsed:?} of (virtual) time: \
+         awaiting them one by one takes 300 ms; start them all, then wait (join_all or \
+         tokio::spawn)"
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_hanging_source_costs_the_timeout_and_no_more() {
-    let sources = [
-        supplier("hangs", 0, Behaviour::Hang),
-        supplier("fine", 10, Behaviour::Quote(42)),
-    ];
-    let start = Instant::now();
-    let quotes = fetch_all(&sources, SKU, TIMEOUT).await;
-    let elapsed = start.elapsed();
-    assert_eq!(quotes.prices, vec![quote("fine", 42)]);
-    assert!(
-        elapsed >= TIMEOUT && elapsed < TIMEOUT * 2,
-        "with a source that never answers, fetch_all should return right after the timeout \
-         ({TIMEOUT:?}), but it took {elapsed:?}"
-    );
+    // On the paused clock a timeout fires exactly on time, so "no more" is exact: a call made
+    // before or after the hanging one, rather than beside it, adds its 10 ms.
+    for sources in [
+        [
+            supplier("hangs", 0, Behaviour::Hang),
+            supplier("fine", 10, Behaviour::Quote(42)),
+        ],
+        [
+            supplier("fine", 10, Behaviour::Quote(42)),
+            supplier("hangs", 0, Behaviour::Hang),
+        ],
+    ] {
+        let start = Instant::now();
+        let quotes = fetch_all(&sources, SKU, TIMEOUT).await;
+        let elapsed = start.elapsed();
+        assert_eq!(quotes.prices, vec![quote("fine", 42)]);
+        assert_eq!(
+            elapsed, TIMEOUT,
+            "with a source that never answers, fetch_all must return when the timeout \
+             ({TIMEOUT:?}) fires, but it took {elapsed:?}: the other calls must run beside the \
+             hanging one, not before or after it"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -175,7 +175,8 @@ pub enum TransferError {
     /// No product has this id.
     #[error("unknown product {0}")]
     UnknownProduct(ProductId),
-    /// The source holds fewer units than requested (no `stock_levels` row means 0 units).
+    /// The source holds fewer units than requested (no `stock_levels` row means 0 units). Any
+    /// `u32` is a valid request: one beyond what an `i32` level can hold is simply too many.
     #[error("warehouse {warehouse} holds {on_hand} units of product {product}, not {requested}")]
     InsufficientStock {
         /// The source warehouse's code.
@@ -428,10 +429,10 @@ impl RatingReport {
 
     /// The aggregation pipeline, one document per stage, in this order:
     ///
-    /// 1. `$match` on the reviews, only when [`for_products`](Self::for_products) or
+    /// 1. One `$match` on the reviews, only when [`for_products`](Self::for_products) or
     ///    [`since`](Self::since) was called, with only the conditions that were set:
-    ///    `product_id` `$in` the ids as strings (in the order given), `created_at` `$gte`
-    ///    the date. Filtering first means fewer documents to group, and an index can help.
+    ///    `product_id` `$in` the ids as strings, `created_at` `$gte` the date. Filtering first
+    ///    means fewer documents to group, and an index can help.
     /// 2. `$group` by the `product_id` field: `reviews` counts the documents (`$sum` of 1),
     ///    `average` is the `$avg` of `rating`.
     /// 3. `$match` on `reviews` `$gte` n, only when [`min_reviews`](Self::min_reviews) was
@@ -442,7 +443,9 @@ impl RatingReport {
     /// 6. `$project` to the shape of [`ProductRating`]: drop `_id`, output it as `product_id`,
     ///    keep `reviews` and `average`.
     ///
-    /// Numbers may be any BSON integer type (`Int32` or `Int64`): the tests do not mind.
+    /// Spell each stage any way MongoDB accepts (`0` or `false`, `{ "$sum": 1 }` or
+    /// `{ "$count": {} }`, `Int32` or `Int64`, with or without an explicit `$and`): the tests
+    /// check the stages and their order, and run the pipeline to judge what it returns.
     pub fn build(&self) -> Vec<Document> {
         let mut pipeline = Vec::new();
 

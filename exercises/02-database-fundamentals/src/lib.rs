@@ -2,10 +2,9 @@
 //! its promises under concurrency, and a MongoDB aggregation pipeline.
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-02`
-//! passes; run one part at a time with `--test part_a_revenue`, `--test part_b_transfer` or
-//! `--test part_c_pipeline`.
-//! The brief is book chapter 02, section "Exercise". Stuck? `cargo xtask hint 02` shows graded
-//! hints one level at a time (they are also in `hints/1.md`, `2.md`, `3.md`).
+//! passes; run one part at a time with `cargo test -p exercise-02 part_a` (`part_b`, `part_c`).
+//! The brief is book chapter 02, section "Exercise". Stuck? `cargo xtask hint 02 a` shows part
+//! (a)'s hints one level at a time (`b` and `c` for the other parts; the files are in `hints/`).
 //!
 //! Three parts, in order:
 //! - (a) [`revenue_by_category`]: one SQL query with a CTE and window functions.
@@ -34,7 +33,6 @@ use sqlx::PgPool;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-// ANCHOR: revenue
 /// Which orders [`revenue_by_category`] counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevenueFilter {
@@ -106,9 +104,7 @@ pub async fn revenue_by_category(
 ) -> Result<Vec<CategoryRevenue>, sqlx::Error> {
     todo!("exercise 02, part a, revenue_by_category: see book chapter 02, section 'Exercise'")
 }
-// ANCHOR_END: revenue
 
-// ANCHOR: transfer
 /// The stock levels right after a successful [`transfer_stock`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
@@ -133,7 +129,8 @@ pub enum TransferError {
     /// No product has this id.
     #[error("unknown product {0}")]
     UnknownProduct(ProductId),
-    /// The source holds fewer units than requested (no `stock_levels` row means 0 units).
+    /// The source holds fewer units than requested (no `stock_levels` row means 0 units). Any
+    /// `u32` is a valid request: one beyond what an `i32` level can hold is simply too many.
     #[error("warehouse {warehouse} holds {on_hand} units of product {product}, not {requested}")]
     InsufficientStock {
         /// The source warehouse's code.
@@ -175,9 +172,7 @@ pub async fn transfer_stock(
 ) -> Result<Transfer, TransferError> {
     todo!("exercise 02, part b, transfer_stock: see book chapter 02, section 'Exercise'")
 }
-// ANCHOR_END: transfer
 
-// ANCHOR: pipeline
 /// A product review, one document of the `reviews` collection:
 ///
 /// ```json
@@ -279,10 +274,10 @@ impl RatingReport {
 
     /// The aggregation pipeline, one document per stage, in this order:
     ///
-    /// 1. `$match` on the reviews, only when [`for_products`](Self::for_products) or
+    /// 1. One `$match` on the reviews, only when [`for_products`](Self::for_products) or
     ///    [`since`](Self::since) was called, with only the conditions that were set:
-    ///    `product_id` `$in` the ids as strings (in the order given), `created_at` `$gte`
-    ///    the date. Filtering first means fewer documents to group, and an index can help.
+    ///    `product_id` `$in` the ids as strings, `created_at` `$gte` the date. Filtering first
+    ///    means fewer documents to group, and an index can help.
     /// 2. `$group` by the `product_id` field: `reviews` counts the documents (`$sum` of 1),
     ///    `average` is the `$avg` of `rating`.
     /// 3. `$match` on `reviews` `$gte` n, only when [`min_reviews`](Self::min_reviews) was
@@ -293,7 +288,9 @@ impl RatingReport {
     /// 6. `$project` to the shape of [`ProductRating`]: drop `_id`, output it as `product_id`,
     ///    keep `reviews` and `average`.
     ///
-    /// Numbers may be any BSON integer type (`Int32` or `Int64`): the tests do not mind.
+    /// Spell each stage any way MongoDB accepts (`0` or `false`, `{ "$sum": 1 }` or
+    /// `{ "$count": {} }`, `Int32` or `Int64`, with or without an explicit `$and`): the tests
+    /// check the stages and their order, and run the pipeline to judge what it returns.
     pub fn build(&self) -> Vec<Document> {
         todo!("exercise 02, part c, RatingReport::build: see book chapter 02, section 'Exercise'")
     }
@@ -307,4 +304,3 @@ impl RatingReport {
         todo!("exercise 02, part c, RatingReport::run: see book chapter 02, section 'Exercise'")
     }
 }
-// ANCHOR_END: pipeline

@@ -17,7 +17,7 @@
 //! O3 is cancelled and O4 not paid yet: neither counts. In EUR, over all time:
 //! audio 20000, books 6000 + 14000 = 20000, games 5000 + 9000 = 14000, garden 0.
 //!
-//! Run with `cargo test -p exercise-02 --test part_a_revenue` (PostgreSQL must be up).
+//! Run with `cargo test -p exercise-02 part_a` (PostgreSQL must be up).
 
 mod needs_postgres {
     use exercise_02::{CategoryRevenue, RevenueFilter, revenue_by_category};
@@ -151,6 +151,17 @@ mod needs_postgres {
         }
     }
 
+    /// The report for `filter`. A query that fails (a column of the wrong type, a division by
+    /// zero, SQL that does not parse) fails the test with PostgreSQL's reason.
+    async fn report(db: &testkit::PgDatabase, filter: &RevenueFilter) -> Vec<CategoryRevenue> {
+        match revenue_by_category(db.pool(), filter).await {
+            Ok(rows) => rows,
+            Err(error) => panic!(
+                "revenue_by_category must answer with a report, but the query failed: {error}"
+            ),
+        }
+    }
+
     /// One expected row: (category, revenue, rank, share %, running total).
     fn rows(expected: &[(&str, i64, i64, f64, i64)]) -> Vec<CategoryRevenue> {
         expected
@@ -183,15 +194,14 @@ mod needs_postgres {
     async fn ranks_categories_by_paid_revenue_with_shares_and_running_totals() {
         let db = shop().await;
 
-        let report = revenue_by_category(db.pool(), &RevenueFilter::all(Currency::Eur))
-            .await
-            .unwrap();
+        let report = report(&db, &RevenueFilter::all(Currency::Eur)).await;
 
         assert_eq!(
             report,
             all_time_eur(),
-            "cancelled (O3) and placed (O4) orders must not count; tied categories share a \
-             rank but not a running total; every category has a row"
+            "only paid, shipped and delivered orders count (not O3, cancelled, nor O4, placed); \
+             tied categories share a rank (RANK, not DENSE_RANK) but not a running total; every \
+             category has a row, garden with 0"
         );
     }
 
@@ -203,13 +213,16 @@ mod needs_postgres {
         sqlx::query("UPDATE products SET price_minor = price_minor * 3 + 7")
             .execute(db.pool())
             .await
-            .unwrap();
+            .expect("the prices change");
 
-        let report = revenue_by_category(db.pool(), &RevenueFilter::all(Currency::Eur))
-            .await
-            .unwrap();
+        let report = report(&db, &RevenueFilter::all(Currency::Eur)).await;
 
-        assert_eq!(report, all_time_eur());
+        assert_eq!(
+            report,
+            all_time_eur(),
+            "revenue is quantity × order_items.unit_price_minor, the price paid, never today's \
+             products.price_minor"
+        );
     }
 
     #[tokio::test]
@@ -223,9 +236,7 @@ mod needs_postgres {
             ..RevenueFilter::all(Currency::Eur)
         };
 
-        let report = revenue_by_category(db.pool(), &march_second_half)
-            .await
-            .unwrap();
+        let report = report(&db, &march_second_half).await;
 
         // 14000 / 19000 = 73.68…%, 5000 / 19000 = 26.31…%.
         let expected = rows(&[
@@ -234,7 +245,11 @@ mod needs_postgres {
             ("audio", 0, 3, 0.0, 19_000),
             ("garden", 0, 3, 0.0, 19_000),
         ]);
-        assert_eq!(report, expected);
+        assert_eq!(
+            report, expected,
+            "a period is half-open, placed_from <= placed_at < placed_before: O2, placed exactly \
+             at the start, counts; O6, placed exactly at the end, does not"
+        );
     }
 
     #[tokio::test]
@@ -249,12 +264,8 @@ mod needs_postgres {
             ..RevenueFilter::all(Currency::Eur)
         };
 
-        let since = revenue_by_category(db.pool(), &since_mid_march)
-            .await
-            .unwrap();
-        let before = revenue_by_category(db.pool(), &before_mid_march)
-            .await
-            .unwrap();
+        let since = report(&db, &since_mid_march).await;
+        let before = report(&db, &before_mid_march).await;
 
         // O2 and O6: books 14000 and games 5000 + 9000 tie, ordered by slug.
         let expected_since = rows(&[
@@ -270,8 +281,14 @@ mod needs_postgres {
             ("games", 0, 3, 0.0, 26_000),
             ("garden", 0, 3, 0.0, 26_000),
         ]);
-        assert_eq!(since, expected_since);
-        assert_eq!(before, expected_before);
+        assert_eq!(
+            since, expected_since,
+            "placed_from alone: every order from March 15 on, with no end"
+        );
+        assert_eq!(
+            before, expected_before,
+            "placed_before alone: every order before March 15, with no start"
+        );
     }
 
     #[tokio::test]
@@ -283,7 +300,7 @@ mod needs_postgres {
             ..RevenueFilter::all(Currency::Eur)
         };
 
-        let report = revenue_by_category(db.pool(), &january).await.unwrap();
+        let report = report(&db, &january).await;
 
         let expected = rows(&[
             ("audio", 0, 1, 0.0, 0),
@@ -291,16 +308,18 @@ mod needs_postgres {
             ("games", 0, 1, 0.0, 0),
             ("garden", 0, 1, 0.0, 0),
         ]);
-        assert_eq!(report, expected);
+        assert_eq!(
+            report, expected,
+            "with no sales at all every category still has its row, all rank 1, and every share \
+             is 0.0 (the total is zero: no division)"
+        );
     }
 
     #[tokio::test]
     async fn only_orders_in_the_requested_currency_count() {
         let db = shop().await;
 
-        let report = revenue_by_category(db.pool(), &RevenueFilter::all(Currency::Usd))
-            .await
-            .unwrap();
+        let report = report(&db, &RevenueFilter::all(Currency::Usd)).await;
 
         // O5 alone: headphones 12000 and hoses 6000; the euro orders are not added to dollars.
         let expected = rows(&[
@@ -309,6 +328,9 @@ mod needs_postgres {
             ("books", 0, 3, 0.0, 18_000),
             ("games", 0, 3, 0.0, 18_000),
         ]);
-        assert_eq!(report, expected);
+        assert_eq!(
+            report, expected,
+            "only orders in the filter's currency count: euros are never added to dollars"
+        );
     }
 }

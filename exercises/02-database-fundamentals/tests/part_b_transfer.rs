@@ -8,7 +8,7 @@
 //! transfer, waits until PostgreSQL reports the transfer waiting for that lock, and only then
 //! commits. The third runs many transfers at once, back and forth.
 //!
-//! Run with `cargo test -p exercise-02 --test part_b_transfer` (PostgreSQL must be up).
+//! Run with `cargo test -p exercise-02 part_b` (PostgreSQL must be up).
 
 mod needs_postgres {
     use std::collections::BTreeMap;
@@ -104,72 +104,90 @@ mod needs_postgres {
 
         let first = transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", 4)
             .await
-            .unwrap();
+            .expect("PAR1 holds 10 units: moving 4 to LYS1 succeeds");
         assert_eq!(
             first,
             Transfer {
                 from_on_hand: 6,
                 to_on_hand: 4
-            }
+            },
+            "the Transfer reports both levels after the move"
         );
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 6), ("LYS1", 4)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 6), ("LYS1", 4)]),
+            "LYS1 had no stock row: the transfer creates it"
+        );
 
         // The rest, into the row the first transfer created; the source keeps its row at 0.
         let second = transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", 6)
             .await
-            .unwrap();
+            .expect("PAR1 holds 6 units: moving all 6 succeeds");
         assert_eq!(
             second,
             Transfer {
                 from_on_hand: 0,
                 to_on_hand: 10
-            }
+            },
+            "the second transfer adds to LYS1's existing row"
         );
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 0), ("LYS1", 10)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 0), ("LYS1", 10)]),
+            "the source keeps its row at 0 units"
+        );
     }
 
     #[tokio::test]
     async fn updates_the_timestamps_of_both_rows() {
         let shop = shop().await;
+        // A first transfer creates LYS1's row, so the second one below updates two rows that
+        // both existed, and both must be stamped.
+        transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", 1)
+            .await
+            .expect("PAR1 holds 10 units: moving 1 to LYS1 succeeds");
         sqlx::query("UPDATE stock_levels SET updated_at = '2000-01-01T00:00:00Z'")
             .execute(shop.pool())
             .await
-            .unwrap();
+            .expect("the timestamps can be aged");
 
         transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", 1)
             .await
-            .unwrap();
+            .expect("PAR1 holds 9 units: moving 1 more to LYS1 succeeds");
 
         let stale: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM stock_levels WHERE updated_at < '2001-01-01T00:00:00Z'",
         )
         .fetch_one(shop.pool())
         .await
-        .unwrap();
-        assert_eq!(stale, 0, "both rows must get updated_at = now()");
+        .expect("the timestamps can be read");
+        assert_eq!(
+            stale, 0,
+            "a transfer sets updated_at = now() on both rows, the source's and the destination's"
+        );
     }
 
     #[tokio::test]
     async fn not_enough_stock_is_an_error_that_changes_nothing() {
         let shop = shop().await;
 
-        let error = transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", 11)
-            .await
-            .unwrap_err();
+        let outcome = transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", 11).await;
 
-        match error {
-            TransferError::InsufficientStock {
+        match outcome {
+            Err(TransferError::InsufficientStock {
                 warehouse,
                 product,
                 on_hand,
                 requested,
-            } => {
+            }) => {
                 assert_eq!(
                     (warehouse.as_str(), product, on_hand, requested),
-                    ("PAR1", shop.product, 10, 11)
+                    ("PAR1", shop.product, 10, 11),
+                    "InsufficientStock names the source, the product, what it holds and what \
+                     was asked for"
                 );
             }
-            other => panic!("expected InsufficientStock, got {other:?}"),
+            other => panic!("11 units from PAR1's 10: expected InsufficientStock, got {other:?}"),
         }
         assert_eq!(
             shop.stock().await,
@@ -182,44 +200,50 @@ mod needs_postgres {
     async fn a_warehouse_without_a_stock_row_holds_nothing() {
         let shop = shop().await;
 
-        let error = transfer_stock(shop.pool(), shop.product, "MRS1", "PAR1", 1)
-            .await
-            .unwrap_err();
+        let outcome = transfer_stock(shop.pool(), shop.product, "MRS1", "PAR1", 1).await;
 
         assert!(
             matches!(
-                error,
-                TransferError::InsufficientStock {
+                outcome,
+                Err(TransferError::InsufficientStock {
                     on_hand: 0,
                     requested: 1,
                     ..
-                }
+                })
             ),
-            "expected InsufficientStock with on_hand 0, got {error:?}"
+            "MRS1 has no stock row, which means 0 units: expected InsufficientStock with \
+             on_hand 0, got {outcome:?}"
         );
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 10)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 10)]),
+            "a refused transfer changes nothing"
+        );
     }
 
     #[tokio::test]
     async fn a_quantity_beyond_any_stock_level_is_insufficient_stock() {
         let shop = shop().await;
 
-        let error = transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", u32::MAX)
-            .await
-            .unwrap_err();
+        let outcome = transfer_stock(shop.pool(), shop.product, "PAR1", "LYS1", u32::MAX).await;
 
         assert!(
             matches!(
-                error,
-                TransferError::InsufficientStock {
+                outcome,
+                Err(TransferError::InsufficientStock {
                     on_hand: 10,
                     requested: u32::MAX,
                     ..
-                }
+                })
             ),
-            "expected InsufficientStock, got {error:?}"
+            "u32::MAX units is more than any i32 stock level holds (compare in a type where both \
+             fit; `as i32` makes it -1): expected InsufficientStock, got {outcome:?}"
         );
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 10)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 10)]),
+            "a refused transfer changes nothing"
+        );
     }
 
     #[tokio::test]
@@ -229,12 +253,15 @@ mod needs_postgres {
         let pool = shop.pool();
 
         let zero = transfer_stock(pool, shop.product, "PAR1", "LYS1", 0).await;
-        assert!(matches!(zero, Err(TransferError::ZeroQuantity)), "{zero:?}");
+        assert!(
+            matches!(zero, Err(TransferError::ZeroQuantity)),
+            "a transfer of 0 units is the ZeroQuantity error, not a no-op: got {zero:?}"
+        );
 
         let same = transfer_stock(pool, shop.product, "PAR1", "PAR1", 1).await;
         assert!(
             matches!(&same, Err(TransferError::SameWarehouse(code)) if code == "PAR1"),
-            "{same:?}"
+            "PAR1 to PAR1 is SameWarehouse(\"PAR1\"): got {same:?}"
         );
 
         // (from, to, the code the error names): when both are unknown, the source is checked
@@ -254,10 +281,14 @@ mod needs_postgres {
         let product = transfer_stock(pool, stranger, "PAR1", "LYS1", 1).await;
         assert!(
             matches!(product, Err(TransferError::UnknownProduct(id)) if id == stranger),
-            "{product:?}"
+            "a product id no product has is UnknownProduct with that id: got {product:?}"
         );
 
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 10)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 10)]),
+            "refused transfers change nothing and create no row"
+        );
     }
 
     /// Runs a transfer of `quantity` units from PAR1 to LYS1 while the test's own transaction
@@ -296,7 +327,12 @@ mod needs_postgres {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         sale.commit().await.expect("the sale commits");
-        transfer.await.expect("transfer_stock panicked")
+        match transfer.await {
+            Ok(outcome) => outcome,
+            // The transfer's own panic (a todo!(), say) was printed where it happened; carry it
+            // on rather than wrap it in a second message.
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
     }
 
     async fn someone_waits_for_a_lock(pool: &PgPool) -> bool {
@@ -317,7 +353,9 @@ mod needs_postgres {
 
         // The sale takes 5 of the 10 while the transfer runs. Reading on_hand (10) without a
         // lock, then writing back 10 - 1 = 9, would erase the sale: a lost update.
-        let transfer = transfer_during_a_sale(&shop, 5, 1).await.unwrap();
+        let transfer = transfer_during_a_sale(&shop, 5, 1)
+            .await
+            .expect("PAR1 holds 5 units after the sale: moving 1 succeeds");
 
         assert_eq!(
             transfer,
@@ -328,7 +366,11 @@ mod needs_postgres {
             "a sale took 5 of PAR1's 10 units while the transfer ran: a level read before the \
              sale committed must not be written back"
         );
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 4), ("LYS1", 1)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 4), ("LYS1", 1)]),
+            "the sale's 5 units and the transfer's 1 both leave PAR1: no update is lost"
+        );
     }
 
     #[tokio::test]
@@ -352,7 +394,11 @@ mod needs_postgres {
             "a sale took 8 of PAR1's 10 units while the transfer ran: expected InsufficientStock \
              with the 2 units left, got {outcome:?}"
         );
-        assert_eq!(shop.stock().await, stock(&[("PAR1", 2)]));
+        assert_eq!(
+            shop.stock().await,
+            stock(&[("PAR1", 2)]),
+            "a refused transfer changes nothing and creates no row"
+        );
     }
 
     #[tokio::test]
@@ -365,17 +411,23 @@ mod needs_postgres {
             .max_connections(12)
             .connect_with(shop.db.connect_options())
             .await
-            .unwrap();
-        // 30 units in LYS1; MRS1 starts without a row, so its row is created under load.
+            .expect("a second pool connects to the test's database");
+        // One transfer alone first: if transfers fail at all, this says so once, instead of
+        // fifty times from the tasks below. It leaves PAR1 9 and LYS1 1.
+        transfer_stock(&pool, shop.product, "PAR1", "LYS1", 1)
+            .await
+            .expect("PAR1 holds 10 units: moving 1 to LYS1 succeeds");
+        // 30 more units in LYS1; MRS1 starts without a row, so its row is created under load.
         sqlx::query(
-            "INSERT INTO stock_levels (warehouse_id, product_id, on_hand)
-             SELECT id, $1, 30 FROM warehouses WHERE code = 'LYS1'",
+            "UPDATE stock_levels SET on_hand = on_hand + 30
+             WHERE product_id = $1
+               AND warehouse_id = (SELECT id FROM warehouses WHERE code = 'LYS1')",
         )
         .bind(shop.product.as_uuid())
         .execute(&pool)
         .await
-        .unwrap();
-        let mut expected = stock(&[("PAR1", 10), ("LYS1", 30), ("MRS1", 0)]);
+        .expect("the fixture updates");
+        let mut expected = stock(&[("PAR1", 9), ("LYS1", 31), ("MRS1", 0)]);
 
         for round in 0..ROUNDS {
             // Every task waits at the barrier, so the transfers start together and overlap.
@@ -386,7 +438,7 @@ mod needs_postgres {
                 // Each pair of warehouses in both directions, with varying quantities.
                 let from = WAREHOUSES[(task + round) % 3];
                 let to = WAREHOUSES[(task + round + 1 + task % 2) % 3];
-                let quantity = u32::try_from(1 + (task * 7 + round) % 5).unwrap();
+                let quantity = u32::try_from(1 + (task * 7 + round) % 5).expect("at most 5");
                 tasks.push(tokio::spawn(async move {
                     barrier.wait().await;
                     let outcome = transfer_stock(&pool, product, from, to, quantity).await;
@@ -394,12 +446,15 @@ mod needs_postgres {
                 }));
             }
             for task in tasks {
-                let (from, to, quantity, outcome) = task.await.unwrap();
+                let (from, to, quantity, outcome) = match task.await {
+                    Ok(finished) => finished,
+                    Err(error) => std::panic::resume_unwind(error.into_panic()),
+                };
                 match outcome {
                     Ok(transfer) => {
-                        let moved = i32::try_from(quantity).unwrap();
-                        *expected.get_mut(from).unwrap() -= moved;
-                        *expected.get_mut(to).unwrap() += moved;
+                        let moved = i32::try_from(quantity).expect("at most 5 units");
+                        *expected.get_mut(from).expect("a known warehouse") -= moved;
+                        *expected.get_mut(to).expect("a known warehouse") += moved;
                         assert!(
                             transfer.from_on_hand >= 0 && transfer.to_on_hand >= moved,
                             "{from} -> {to} x{quantity} returned {transfer:?}"
@@ -412,8 +467,10 @@ mod needs_postgres {
                         );
                     }
                     Err(other) => panic!(
-                        "{from} -> {to} x{quantity} failed: {other:?} (a deadlock or a \
-                         negative stock level are bugs, not outcomes)"
+                        "under concurrency every transfer either completes or is refused with \
+                         InsufficientStock; a deadlock (locks taken in different orders) or a \
+                         negative stock level is a bug. {from} -> {to} x{quantity} failed: \
+                         {other:?}"
                     ),
                 }
             }
@@ -428,7 +485,11 @@ mod needs_postgres {
             "each warehouse must hold its initial stock plus what the successful transfers moved \
              in minus what they moved out; a difference means an update was lost"
         );
-        assert_eq!(actual.values().sum::<i32>(), 40, "stock is conserved");
+        assert_eq!(
+            actual.values().sum::<i32>(),
+            40,
+            "stock is conserved: transfers move units, they never make or lose any"
+        );
         pool.close().await;
     }
 }

@@ -1,0 +1,479 @@
+//! Exercise 02, database fundamentals: a second correct solution, written differently on
+//! purpose.
+//!
+//! `cargo xtask verify` runs the shared tests against this file too, so a test that accepts
+//! only the reference's way of writing an answer is caught. How it differs from `lib.rs`:
+//!
+//! - (a) One `GROUP BY` over `LEFT JOIN`s from the categories, with the order filters in the
+//!   join condition and an aggregate `FILTER` clause, instead of two CTEs joined at the end;
+//!   open ends of the period become `-infinity`/`infinity` instead of `$n IS NULL OR ...`; the
+//!   share uses `CASE` instead of `NULLIF`, and the running total relies on the default window
+//!   frame, which is right because `(revenue, slug)` has no ties.
+//! - (b) Transfers of one product queue on a transaction-scoped advisory lock instead of locking
+//!   the two rows in a fixed order: two transfers of a product can then never hold each other's
+//!   rows. The source row is still read `FOR UPDATE`, because other transactions (an order
+//!   taking stock) do not take the advisory lock; the destination is one upsert. The three
+//!   existence checks are one query.
+//! - (c) Another spelling of the same pipeline: an explicit `$and`, `{ "$count": {} }`,
+//!   `$expr` for the minimum, `false` in the projection, `Int32` where a number fits; `run`
+//!   reads raw documents and converts each one itself.
+//!
+//! Both are right because the tests judge what the SQL and the pipeline return, and the rows
+//! they leave behind, never their text.
+
+use std::num::NonZeroU32;
+
+use futures::TryStreamExt;
+use mongodb::Collection;
+use mongodb::bson::{Bson, DateTime, Document, doc};
+use serde::{Deserialize, Serialize};
+use shop_domain::{Currency, ProductId};
+use sqlx::PgPool;
+use sqlx::types::Uuid;
+use thiserror::Error;
+use time::OffsetDateTime;
+
+/// Which orders [`revenue_by_category`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevenueFilter {
+    /// Only orders in this currency: adding euros to dollars gives a number that means nothing.
+    pub currency: Currency,
+    /// Only orders placed at or after this instant; `None` means since the beginning.
+    pub placed_from: Option<OffsetDateTime>,
+    /// Only orders placed strictly before this instant; `None` means up to now. Half-open
+    /// periods (`from <= placed_at < before`) tile without overlap: March and April never
+    /// both count an order placed at midnight on April 1st.
+    pub placed_before: Option<OffsetDateTime>,
+}
+
+impl RevenueFilter {
+    /// Every order in `currency`, whenever it was placed.
+    pub const fn all(currency: Currency) -> Self {
+        RevenueFilter {
+            currency,
+            placed_from: None,
+            placed_before: None,
+        }
+    }
+}
+
+/// One line of the revenue report. The field names are the column names your query returns:
+/// `FromRow` maps columns to fields by name, and a missing column or a column of the wrong SQL
+/// type is an error at run time, not at compile time.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CategoryRevenue {
+    /// The category's slug, e.g. `"audio"`.
+    pub category: String,
+    /// Revenue in minor units of the filter's currency: the sum of `quantity × unit_price_minor`
+    /// over the counted order lines of products in this category. Zero when nothing sold.
+    pub revenue_minor: i64,
+    /// 1 for the highest revenue. Ties share a rank and leave a gap after them: revenues
+    /// 500, 500, 300 rank 1, 1, 3 (SQL's `RANK()`, not `DENSE_RANK()`).
+    pub rank: i64,
+    /// This category's percentage of the total revenue of all categories, rounded to one
+    /// decimal place, halves away from zero (what PostgreSQL's `round(numeric, 1)` does):
+    /// 37.037…% is `37.0`. When the total is zero every share is `0.0`, not an error.
+    pub share_percent: f64,
+    /// The sum of `revenue_minor` over this row and every row before it, in the order the
+    /// rows are returned; the last row's running total is the grand total.
+    pub running_total_minor: i64,
+}
+
+/// Revenue per product category, ranked, with each category's share and a running total,
+/// computed by ONE SQL query.
+///
+/// - Counted orders: status `paid`, `shipped` or `delivered` (money received; `placed` is not
+///   paid yet and `cancelled` never will be), in `filter.currency`, placed within the filter's
+///   period.
+/// - The revenue of an order line is `quantity × unit_price_minor`: the price paid, which
+///   stays put when `products.price_minor` changes later.
+/// - Every category appears, including those that sold nothing in the period (revenue 0).
+///   Each product counts towards its own category only (no roll-up to parent categories).
+/// - Rows come in descending revenue, ties by ascending slug. `rank` and `running_total_minor`
+///   follow that order; see [`CategoryRevenue`] for each column.
+///
+/// Write the query with `sqlx::query_as::<_, CategoryRevenue>("...")` and bind the filter's
+/// values (`.bind(...)`), never `format!` them into the SQL. Not `sqlx::query_as!`: the macro
+/// checks SQL against a database at compile time, or against the offline data in `.sqlx/`
+/// when `SQLX_OFFLINE=true`, and that data does not know a query you have just written, so the
+/// workspace would stop compiling. The runtime function checks the same things when the query
+/// runs, which the tests do.
+pub async fn revenue_by_category(
+    pool: &PgPool,
+    filter: &RevenueFilter,
+) -> Result<Vec<CategoryRevenue>, sqlx::Error> {
+    sqlx::query_as::<_, CategoryRevenue>(
+        r#"
+        SELECT
+            category,
+            revenue_minor,
+            RANK() OVER (ORDER BY revenue_minor DESC) AS rank,
+            CASE WHEN total = 0 THEN 0
+                 ELSE round(revenue_minor * 100.0 / total, 1)
+            END::float8 AS share_percent,
+            (SUM(revenue_minor) OVER report_order)::bigint AS running_total_minor
+        FROM (
+            SELECT
+                c.slug AS category,
+                -- An order line joins to NULL when its order does not count, so the FILTER
+                -- keeps only the lines whose order matched the conditions of the join.
+                COALESCE(
+                    SUM(oi.quantity * oi.unit_price_minor) FILTER (WHERE o.id IS NOT NULL),
+                    0
+                )::bigint AS revenue_minor,
+                -- A window over the aggregate: the grand total, on every category's row.
+                SUM(
+                    COALESCE(
+                        SUM(oi.quantity * oi.unit_price_minor) FILTER (WHERE o.id IS NOT NULL),
+                        0
+                    )
+                ) OVER () AS total
+            FROM categories AS c
+            LEFT JOIN products AS p ON p.category_id = c.id
+            LEFT JOIN order_items AS oi ON oi.product_id = p.id
+            LEFT JOIN orders AS o
+                ON o.id = oi.order_id
+               AND o.status = ANY (ARRAY['paid', 'shipped', 'delivered'])
+               AND o.currency = $1
+               AND o.placed_at >= COALESCE($2::timestamptz, '-infinity'::timestamptz)
+               AND o.placed_at < COALESCE($3::timestamptz, 'infinity'::timestamptz)
+            GROUP BY c.id, c.slug
+        ) AS per_category
+        WINDOW report_order AS (ORDER BY revenue_minor DESC, category)
+        ORDER BY revenue_minor DESC, category
+        "#,
+    )
+    .bind(filter.currency.code())
+    .bind(filter.placed_from)
+    .bind(filter.placed_before)
+    .fetch_all(pool)
+    .await
+}
+
+/// The stock levels right after a successful [`transfer_stock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// Units left in the source warehouse (it keeps its row, even at 0).
+    pub from_on_hand: i32,
+    /// Units in the destination warehouse, the transferred ones included.
+    pub to_on_hand: i32,
+}
+
+/// Why [`transfer_stock`] moved nothing. The variants are checked in the order listed.
+#[derive(Debug, Error)]
+pub enum TransferError {
+    /// A transfer of zero units is a mistake, not a no-op.
+    #[error("cannot transfer zero units")]
+    ZeroQuantity,
+    /// The source and destination are the same warehouse code.
+    #[error("cannot transfer from warehouse {0} to itself")]
+    SameWarehouse(String),
+    /// No warehouse has this code (the source is checked before the destination).
+    #[error("unknown warehouse `{0}`")]
+    UnknownWarehouse(String),
+    /// No product has this id.
+    #[error("unknown product {0}")]
+    UnknownProduct(ProductId),
+    /// The source holds fewer units than requested (no `stock_levels` row means 0 units). Any
+    /// `u32` is a valid request: one beyond what an `i32` level can hold is simply too many.
+    #[error("warehouse {warehouse} holds {on_hand} units of product {product}, not {requested}")]
+    InsufficientStock {
+        /// The source warehouse's code.
+        warehouse: String,
+        /// The product.
+        product: ProductId,
+        /// What the source holds, read under the lock that decided the transfer.
+        on_hand: i32,
+        /// What was asked for.
+        requested: u32,
+    },
+    /// The database failed (connection lost, deadlock, a constraint): the transaction was
+    /// rolled back.
+    #[error("the stock transfer failed in the database")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Moves `quantity` units of `product` from the warehouse whose code is `from` to the one
+/// whose code is `to` (codes like `"PAR1"`), in one transaction.
+///
+/// - All or nothing: on any error, no row has changed, none has been created.
+/// - The destination's `stock_levels` row is created when missing (an upsert); the source's
+///   row stays, even at 0. Both rows get `updated_at = now()`.
+/// - Concurrency-safe: while this runs, other transfers, or any other transaction (an order
+///   taking stock), may change the same rows. The decision "is there enough?" must be taken on
+///   the row as it is when this transaction writes it, so that no update is lost and no stock
+///   goes negative; `InsufficientStock::on_hand` reports the level that decision saw.
+/// - No deadlocks between transfers: two transfers in opposite directions (A to B while B to
+///   A) must both complete, whatever the timing.
+///
+/// The tests check each of these, the last two with many transfers at once and with a test
+/// that holds a row lock while your transfer runs.
+pub async fn transfer_stock(
+    pool: &PgPool,
+    product: ProductId,
+    from: &str,
+    to: &str,
+    quantity: u32,
+) -> Result<Transfer, TransferError> {
+    if quantity == 0 {
+        return Err(TransferError::ZeroQuantity);
+    }
+    if from == to {
+        return Err(TransferError::SameWarehouse(from.to_owned()));
+    }
+
+    let mut tx = pool.begin().await?;
+
+    // Both warehouses and the product in one round trip; the errors keep the brief's order.
+    let (from_id, to_id, product_exists): (Option<Uuid>, Option<Uuid>, bool) = sqlx::query_as(
+        "SELECT (SELECT id FROM warehouses WHERE code = $1),
+                (SELECT id FROM warehouses WHERE code = $2),
+                EXISTS (SELECT 1 FROM products WHERE id = $3)",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(product.as_uuid())
+    .fetch_one(&mut *tx)
+    .await?;
+    let from_id = from_id.ok_or_else(|| TransferError::UnknownWarehouse(from.to_owned()))?;
+    let to_id = to_id.ok_or_else(|| TransferError::UnknownWarehouse(to.to_owned()))?;
+    if !product_exists {
+        return Err(TransferError::UnknownProduct(product));
+    }
+
+    // Every transfer of this product waits here for the one before it to commit or roll back,
+    // so two transfers never hold rows the other needs. The key is a 64-bit hash of the id: a
+    // collision only makes two products queue together, which is slower, never wrong.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(product.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+
+    // Other writers (a sale) ignore the advisory lock, so the level that decides is read under
+    // the row's own lock, as the writer before us left it.
+    let on_hand: i32 = sqlx::query_scalar(
+        "SELECT on_hand FROM stock_levels
+         WHERE warehouse_id = $1 AND product_id = $2
+         FOR UPDATE",
+    )
+    .bind(from_id)
+    .bind(product.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(0);
+    let Some(quantity) = i32::try_from(quantity)
+        .ok()
+        .filter(|&wanted| wanted <= on_hand)
+    else {
+        return Err(TransferError::InsufficientStock {
+            warehouse: from.to_owned(),
+            product,
+            on_hand,
+            requested: quantity,
+        });
+    };
+
+    let from_on_hand: i32 = sqlx::query_scalar(
+        "UPDATE stock_levels SET on_hand = on_hand - $3, updated_at = now()
+         WHERE warehouse_id = $1 AND product_id = $2
+         RETURNING on_hand",
+    )
+    .bind(from_id)
+    .bind(product.as_uuid())
+    .bind(quantity)
+    .fetch_one(&mut *tx)
+    .await?;
+    let to_on_hand: i32 = sqlx::query_scalar(
+        "INSERT INTO stock_levels (warehouse_id, product_id, on_hand) VALUES ($1, $2, $3)
+         ON CONFLICT (warehouse_id, product_id)
+         DO UPDATE SET on_hand = stock_levels.on_hand + EXCLUDED.on_hand, updated_at = now()
+         RETURNING on_hand",
+    )
+    .bind(to_id)
+    .bind(product.as_uuid())
+    .bind(quantity)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    tx.commit().await?;
+    Ok(Transfer {
+        from_on_hand,
+        to_on_hand,
+    })
+}
+
+/// A product review, one document of the `reviews` collection:
+///
+/// ```json
+/// { "product_id": "0191e8a4-7b3c-7def-8123-456789abcdef", "author": "ada",
+///   "rating": 4, "created_at": ISODate("2025-03-01T10:00:00Z") }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The product reviewed, stored as its hyphenated string (see [`product_id_as_string`]).
+    #[serde(with = "product_id_as_string")]
+    pub product_id: ProductId,
+    /// Who wrote it.
+    pub author: String,
+    /// 1 to 5 stars.
+    pub rating: i32,
+    /// When it was written: a BSON date, so range queries and indexes work on it.
+    pub created_at: DateTime,
+}
+
+/// One product's line in a rating report: what the pipeline's last stage outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRating {
+    /// The product.
+    #[serde(with = "product_id_as_string")]
+    pub product_id: ProductId,
+    /// How many reviews counted.
+    pub reviews: u32,
+    /// Their mean rating, unrounded.
+    pub average: f64,
+}
+
+/// Stores a [`ProductId`] as its hyphenated string.
+///
+/// Why not let serde store the UUID as it likes? BSON is a binary format, and `uuid` writes
+/// itself as 16 raw bytes to any format that is not human readable, BSON included: the
+/// documents would show `Binary(0x…)` in a shell, and a filter written with the string form
+/// would match nothing. One explicit representation, used everywhere, avoids both.
+pub mod product_id_as_string {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+    use shop_domain::ProductId;
+
+    /// Writes the id as a string.
+    pub fn serialize<S: Serializer>(id: &ProductId, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(id)
+    }
+
+    /// Reads an id from a string, rejecting anything that is not a UUID.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ProductId, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(D::Error::custom)
+    }
+}
+
+/// A builder for the "best rated products" aggregation over the `reviews` collection, e.g.
+/// `RatingReport::new().since(date).min_reviews(3).top(k).run(&reviews).await?`.
+///
+/// The setters are given; [`build`](RatingReport::build) (the pipeline as BSON documents) and
+/// [`run`](RatingReport::run) (run it, read typed results) are yours.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RatingReport {
+    products: Option<Vec<ProductId>>,
+    since: Option<DateTime>,
+    min_reviews: Option<u32>,
+    top: Option<NonZeroU32>,
+}
+
+impl RatingReport {
+    /// A report over every review of every product, best average first.
+    pub fn new() -> Self {
+        RatingReport::default()
+    }
+
+    /// Only reviews of these products. An empty list selects no product at all.
+    pub fn for_products(mut self, products: impl IntoIterator<Item = ProductId>) -> Self {
+        self.products = Some(products.into_iter().collect());
+        self
+    }
+
+    /// Only reviews created at or after `at`.
+    pub fn since(mut self, at: DateTime) -> Self {
+        self.since = Some(at);
+        self
+    }
+
+    /// Only products with at least `n` counted reviews: one 5-star review should not beat a
+    /// hundred 4-star ones.
+    pub fn min_reviews(mut self, n: u32) -> Self {
+        self.min_reviews = Some(n);
+        self
+    }
+
+    /// Only the first `k` products of the ranking. `NonZeroU32` because MongoDB rejects
+    /// `$limit: 0`: the type rules it out before a server has to.
+    pub fn top(mut self, k: NonZeroU32) -> Self {
+        self.top = Some(k);
+        self
+    }
+
+    /// The aggregation pipeline, one document per stage, in this order:
+    ///
+    /// 1. One `$match` on the reviews, only when [`for_products`](Self::for_products) or
+    ///    [`since`](Self::since) was called, with only the conditions that were set:
+    ///    `product_id` `$in` the ids as strings, `created_at` `$gte` the date. Filtering first
+    ///    means fewer documents to group, and an index can help.
+    /// 2. `$group` by the `product_id` field: `reviews` counts the documents (`$sum` of 1),
+    ///    `average` is the `$avg` of `rating`.
+    /// 3. `$match` on `reviews` `$gte` n, only when [`min_reviews`](Self::min_reviews) was
+    ///    called.
+    /// 4. `$sort` by `average` descending, then `reviews` descending, then `_id` ascending, so
+    ///    that ties come out in the same order every time.
+    /// 5. `$limit` k, only when [`top`](Self::top) was called.
+    /// 6. `$project` to the shape of [`ProductRating`]: drop `_id`, output it as `product_id`,
+    ///    keep `reviews` and `average`.
+    ///
+    /// Spell each stage any way MongoDB accepts (`0` or `false`, `{ "$sum": 1 }` or
+    /// `{ "$count": {} }`, `Int32` or `Int64`, with or without an explicit `$and`): the tests
+    /// check the stages and their order, and run the pipeline to judge what it returns.
+    pub fn build(&self) -> Vec<Document> {
+        let mut conditions = Vec::new();
+        if let Some(products) = &self.products {
+            let ids: Vec<String> = products.iter().map(ProductId::to_string).collect();
+            conditions.push(doc! { "product_id": { "$in": ids } });
+        }
+        if let Some(since) = self.since {
+            conditions.push(doc! { "created_at": { "$gte": since } });
+        }
+
+        let mut pipeline = Vec::with_capacity(6);
+        if !conditions.is_empty() {
+            pipeline.push(doc! { "$match": { "$and": conditions } });
+        }
+        pipeline.push(doc! {
+            "$group": {
+                "_id": "$product_id",
+                "reviews": { "$count": {} },
+                "average": { "$avg": "$rating" },
+            }
+        });
+        if let Some(n) = self.min_reviews {
+            pipeline.push(doc! { "$match": { "$expr": { "$gte": ["$reviews", small(n)] } } });
+        }
+        pipeline.push(doc! { "$sort": { "average": -1, "reviews": -1, "_id": 1 } });
+        if let Some(k) = self.top {
+            pipeline.push(doc! { "$limit": small(k.get()) });
+        }
+        pipeline.push(doc! {
+            "$project": { "_id": false, "product_id": "$_id", "reviews": true, "average": true }
+        });
+        pipeline
+    }
+
+    /// Runs [`build`](Self::build)'s pipeline on `reviews` and returns its output, read as
+    /// [`ProductRating`]s, in the pipeline's order.
+    pub async fn run(
+        &self,
+        reviews: &Collection<Review>,
+    ) -> Result<Vec<ProductRating>, mongodb::error::Error> {
+        // The output documents are not reviews: read them raw, then convert one by one.
+        let mut cursor = reviews
+            .clone_with_type::<Document>()
+            .aggregate(self.build())
+            .await?;
+        let mut ratings = Vec::new();
+        while let Some(document) = cursor.try_next().await? {
+            ratings.push(mongodb::bson::deserialize_from_document(document)?);
+        }
+        Ok(ratings)
+    }
+}
+
+/// `n` as BSON's smallest integer type that holds it: `Int32` when it fits, else `Int64`.
+fn small(n: u32) -> Bson {
+    i32::try_from(n).map_or_else(|_| Bson::Int64(i64::from(n)), Bson::Int32)
+}
