@@ -431,8 +431,9 @@ pub async fn create_review(
 /// - A product the shop does not sell: [`ApiError::ProductNotFound`]. One that it sells but
 ///   nobody reviewed: 200 with an empty page.
 /// - `total` counts every review with at least `min_rating` stars; `items` holds at most
-///   `limit` of them, after skipping the first `offset`. An `offset` past the end is not an
-///   error: the page is just empty.
+///   `limit` of those, after skipping the first `offset` of *those* (the offset counts
+///   matching reviews, not all of them). An `offset` past the end is not an error: the page
+///   is just empty.
 pub async fn list_reviews(
     State(state): State<AppState>,
     Api(Path(sku)): Api<Path<String>>,
@@ -552,7 +553,7 @@ pub enum ApiError {
         /// The review the author wrote before.
         existing: Uuid,
     },
-    /// 500: a bug or a failing dependency. Its message is for the logs, never for the client.
+    /// 500: a bug or a failing dependency. Its cause is for the logs, never for the client.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -581,13 +582,16 @@ impl FieldError {
 /// The media type of an RFC 9457 problem details document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// The `type` of a validation problem ([`ApiError::Validation`]): a URI that names the problem
-/// type and, when opened, documents it. Every other problem is `about:blank`, which RFC 9457
-/// defines as "nothing beyond what the status code says".
-pub const VALIDATION_PROBLEM_TYPE: &str = "https://github.com/backend-rs/backend-rs/blob/main/book/src/03-restful-apis.md#validation-errors";
+/// The `type` of a validation problem ([`ApiError::Validation`]), the one book chapter 03
+/// shows in its section "Validation errors": a URI that names the problem type. It is a
+/// `tag:` URI (RFC 4151), which identifies without pretending to be a link. Every other
+/// problem is `about:blank`, which RFC 9457 defines as "nothing beyond what the status code
+/// says".
+pub const VALIDATION_PROBLEM_TYPE: &str = "tag:backend-rs.github.io,2025:problems/invalid-fields";
 
-/// The `detail` of every 500: it says nothing about the cause, which only the logs get.
-const INTERNAL_DETAIL: &str = "the server failed to handle the request; the error has been logged";
+/// The `title` of a validation problem: a problem type's title is the same for every
+/// occurrence of it, as in the chapter's example.
+pub const VALIDATION_PROBLEM_TITLE: &str = "Invalid fields";
 
 impl ApiError {
     /// The HTTP status of this error:
@@ -612,14 +616,16 @@ impl ApiError {
     }
 }
 
-/// The JSON members of a problem details document (RFC 9457 section 3.1).
+/// The JSON members of a problem details document (RFC 9457 section 3.1). The `Option`s that
+/// are `None` are left out of the JSON, not written as `null`.
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
     problem_type: &'static str,
     title: &'static str,
     status: u16,
-    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
 }
@@ -632,14 +638,19 @@ struct Problem<'a> {
 /// - the body is a JSON object with these members:
 ///   - `type`: [`VALIDATION_PROBLEM_TYPE`] for [`ApiError::Validation`], `"about:blank"`
 ///     for every other variant;
-///   - `title`: the status's reason phrase, [`StatusCode::canonical_reason`] (`"Not Found"`);
+///   - `title`: [`VALIDATION_PROBLEM_TITLE`] for a validation problem; for `about:blank`,
+///     the status's reason phrase. [`StatusCode::canonical_reason`] gives it (`"Not Found"`);
+///     where RFC 9110 renamed one, its new name is right too: `"Content Too Large"` for 413,
+///     `"Unprocessable Content"` for 422;
 ///   - `status`: the status code as a number, the same as the response's;
-///   - `detail`: the error's message (its `Display`), except for [`ApiError::Internal`];
+///   - `detail`: the error's message (its `Display`); a 500 has no `detail` at all;
 ///   - `errors`: only for [`ApiError::Validation`], the list of [`FieldError`]s.
 ///
-/// A 500 must not leak: its `detail` is a fixed sentence that reveals nothing about the cause
-/// (a database host in a message helps an attacker, not the client). Log the error instead,
-/// once, with `tracing::error!`, so the cause is on record.
+/// A 500 must not leak: the client learns that the request failed, never how (a database
+/// host in a message helps an attacker, not the client), so the member is left out, not
+/// `null`. Its cause goes to the log instead: one `tracing::error!` event that names it.
+/// The other errors are the client's, not incidents: they are not logged at the `ERROR`
+/// level.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -647,17 +658,25 @@ impl IntoResponse for ApiError {
             ApiError::Internal(_) => {
                 // Recorded as an error value, so a subscriber can print the source chain.
                 tracing::error!(error = &self as &dyn std::error::Error, "request failed");
-                INTERNAL_DETAIL.to_owned()
+                None
             }
-            other => other.to_string(),
+            other => Some(other.to_string()),
         };
-        let (problem_type, errors) = match &self {
-            ApiError::Validation(errors) => (VALIDATION_PROBLEM_TYPE, Some(errors.as_slice())),
-            _ => ("about:blank", None),
+        let (problem_type, title, errors) = match &self {
+            ApiError::Validation(errors) => (
+                VALIDATION_PROBLEM_TYPE,
+                VALIDATION_PROBLEM_TITLE,
+                Some(errors.as_slice()),
+            ),
+            _ => (
+                "about:blank",
+                status.canonical_reason().unwrap_or("Error"),
+                None,
+            ),
         };
         let problem = Problem {
             problem_type,
-            title: status.canonical_reason().unwrap_or("Error"),
+            title,
             status: status.as_u16(),
             detail,
             errors,
@@ -835,9 +854,10 @@ pub fn server_timing(elapsed: Duration) -> HeaderValue {
 ///    everybody sees the same id;
 /// 3. calls the inner service;
 /// 4. sets `x-request-id` on the response to the same id, whatever the inner service answered
-///    (errors and 404s included), and *appends* a `server-timing` value ([`server_timing`]) for
-///    the time from step 1 until the inner service produced its response. Appended, not
-///    inserted: a handler may report metrics of its own (`db;dur=3`), which must survive.
+///    (errors, problem documents and 404s included), and *appends* a `server-timing` value
+///    ([`server_timing`]) for the time from step 1 until the inner service produced its
+///    response. Appended, not inserted: a handler may report metrics of its own
+///    (`db;dur=3`), which must survive.
 ///
 /// Why a hand-written `Layer` and not `axum::middleware::from_fn`: `from_fn` is the shorter way
 /// for middleware one app needs (an `async fn(Request, Next) -> Response`). A `Layer` is what

@@ -1,10 +1,11 @@
 //! Exercise 03, RESTful API development: a product-review API over HTTP.
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-03`
-//! passes; run one part at a time with `--test part_a_handlers`, `--test part_b_errors` or
-//! `--test part_c_middleware`.
-//! The brief is book chapter 03, section "Exercise". Stuck? `cargo xtask hint 03` shows graded
-//! hints one level at a time (they are also in `hints/1.md`, `2.md`, `3.md`).
+//! passes; run one part at a time with a filter: `cargo test -p exercise-03 part_a` (or
+//! `part_b`, `part_c`).
+//! The brief is book chapter 03, section "Exercise". Stuck? `cargo xtask hint 03 a` shows
+//! part (a)'s hints one level at a time (`b` and `c` for the others; they are also in
+//! `hints/a/`, `hints/b/`, `hints/c/`).
 //!
 //! The API stores reviews of a shop's products in memory:
 //!
@@ -364,8 +365,9 @@ pub async fn create_review(
 /// - A product the shop does not sell: [`ApiError::ProductNotFound`]. One that it sells but
 ///   nobody reviewed: 200 with an empty page.
 /// - `total` counts every review with at least `min_rating` stars; `items` holds at most
-///   `limit` of them, after skipping the first `offset`. An `offset` past the end is not an
-///   error: the page is just empty.
+///   `limit` of those, after skipping the first `offset` of *those* (the offset counts
+///   matching reviews, not all of them). An `offset` past the end is not an error: the page
+///   is just empty.
 pub async fn list_reviews(
     State(state): State<AppState>,
     Api(Path(sku)): Api<Path<String>>,
@@ -442,7 +444,7 @@ pub enum ApiError {
         /// The review the author wrote before.
         existing: Uuid,
     },
-    /// 500: a bug or a failing dependency. Its message is for the logs, never for the client.
+    /// 500: a bug or a failing dependency. Its cause is for the logs, never for the client.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -471,10 +473,16 @@ impl FieldError {
 /// The media type of an RFC 9457 problem details document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// The `type` of a validation problem ([`ApiError::Validation`]): a URI that names the problem
-/// type and, when opened, documents it. Every other problem is `about:blank`, which RFC 9457
-/// defines as "nothing beyond what the status code says".
-pub const VALIDATION_PROBLEM_TYPE: &str = "https://github.com/backend-rs/backend-rs/blob/main/book/src/03-restful-apis.md#validation-errors";
+/// The `type` of a validation problem ([`ApiError::Validation`]), the one book chapter 03
+/// shows in its section "Validation errors": a URI that names the problem type. It is a
+/// `tag:` URI (RFC 4151), which identifies without pretending to be a link. Every other
+/// problem is `about:blank`, which RFC 9457 defines as "nothing beyond what the status code
+/// says".
+pub const VALIDATION_PROBLEM_TYPE: &str = "tag:backend-rs.github.io,2025:problems/invalid-fields";
+
+/// The `title` of a validation problem: a problem type's title is the same for every
+/// occurrence of it, as in the chapter's example.
+pub const VALIDATION_PROBLEM_TITLE: &str = "Invalid fields";
 
 impl ApiError {
     /// The HTTP status of this error:
@@ -499,14 +507,19 @@ impl ApiError {
 /// - the body is a JSON object with these members:
 ///   - `type`: [`VALIDATION_PROBLEM_TYPE`] for [`ApiError::Validation`], `"about:blank"`
 ///     for every other variant;
-///   - `title`: the status's reason phrase, [`StatusCode::canonical_reason`] (`"Not Found"`);
+///   - `title`: [`VALIDATION_PROBLEM_TITLE`] for a validation problem; for `about:blank`,
+///     the status's reason phrase. [`StatusCode::canonical_reason`] gives it (`"Not Found"`);
+///     where RFC 9110 renamed one, its new name is right too: `"Content Too Large"` for 413,
+///     `"Unprocessable Content"` for 422;
 ///   - `status`: the status code as a number, the same as the response's;
-///   - `detail`: the error's message (its `Display`), except for [`ApiError::Internal`];
+///   - `detail`: the error's message (its `Display`); a 500 has no `detail` at all;
 ///   - `errors`: only for [`ApiError::Validation`], the list of [`FieldError`]s.
 ///
-/// A 500 must not leak: its `detail` is a fixed sentence that reveals nothing about the cause
-/// (a database host in a message helps an attacker, not the client). Log the error instead,
-/// once, with `tracing::error!`, so the cause is on record.
+/// A 500 must not leak: the client learns that the request failed, never how (a database
+/// host in a message helps an attacker, not the client), so the member is left out, not
+/// `null`. Its cause goes to the log instead: one `tracing::error!` event that names it.
+/// The other errors are the client's, not incidents: they are not logged at the `ERROR`
+/// level.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         todo!(
@@ -657,9 +670,10 @@ pub fn server_timing(elapsed: Duration) -> HeaderValue {
 ///    everybody sees the same id;
 /// 3. calls the inner service;
 /// 4. sets `x-request-id` on the response to the same id, whatever the inner service answered
-///    (errors and 404s included), and *appends* a `server-timing` value ([`server_timing`]) for
-///    the time from step 1 until the inner service produced its response. Appended, not
-///    inserted: a handler may report metrics of its own (`db;dur=3`), which must survive.
+///    (errors, problem documents and 404s included), and *appends* a `server-timing` value
+///    ([`server_timing`]) for the time from step 1 until the inner service produced its
+///    response. Appended, not inserted: a handler may report metrics of its own
+///    (`db;dur=3`), which must survive.
 ///
 /// Why a hand-written `Layer` and not `axum::middleware::from_fn`: `from_fn` is the shorter way
 /// for middleware one app needs (an `async fn(Request, Next) -> Response`). A `Layer` is what

@@ -1,6 +1,6 @@
 //! Part (a): the handlers, and the rules a review follows.
 //!
-//! Run with `cargo test -p exercise-03 --test part_a_handlers`. Two kinds of tests:
+//! Run with `cargo test -p exercise-03 part_a`. Two kinds of tests:
 //! - the successful requests go through the whole [`router`] with `tower::ServiceExt::oneshot`:
 //!   one request in, one response out, no socket, no port;
 //! - the failures call the handlers directly and look at the [`ApiError`] they return, so
@@ -60,6 +60,20 @@ async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> T {
     })
 }
 
+/// `GET uri` through the router: checks the 200 and returns the page.
+async fn list(app: &Router, uri: &str) -> ReviewPage {
+    let response = send(app, "GET", uri, None).await;
+    let status = response.status();
+    if status != StatusCode::OK {
+        let body = body_bytes(response).await;
+        panic!(
+            "GET {uri} should answer 200, got {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    json_body(response).await
+}
+
 /// Creates a review through the router, checks the 201 and returns the review.
 async fn create(app: &Router, sku: &str, author: &str, rating: i64) -> Review {
     let body = json!({ "author": author, "rating": rating, "comment": "" });
@@ -106,7 +120,8 @@ async fn list_directly(
     Ok(page)
 }
 
-fn pointers(error: ApiError) -> Vec<String> {
+/// The pointers of a validation error; `case` says what was sent, for the failure message.
+fn pointers(error: ApiError, case: &str) -> Vec<String> {
     match error {
         ApiError::Validation(errors) => {
             assert!(
@@ -115,7 +130,7 @@ fn pointers(error: ApiError) -> Vec<String> {
             );
             errors.into_iter().map(|e: FieldError| e.pointer).collect()
         }
-        other => panic!("expected ApiError::Validation, got {other:?}"),
+        other => panic!("{case}: expected ApiError::Validation, got {other:?}"),
     }
 }
 
@@ -135,7 +150,7 @@ async fn create_answers_201_with_a_location_and_the_review() {
         .get(header::LOCATION)
         .expect("a 201 says where the new resource lives, in a Location header")
         .to_str()
-        .unwrap()
+        .expect("a Location is ASCII")
         .to_owned();
     let review: Review = json_body(response).await;
     assert_eq!(location, format!("/reviews/{}", review.id));
@@ -182,8 +197,7 @@ async fn list_filters_by_rating_and_pages_oldest_first() {
     }
     create(&app, TEAPOT, "a", 5).await;
 
-    let page: ReviewPage =
-        json_body(send(&app, "GET", "/products/MUG-RED/reviews", None).await).await;
+    let page = list(&app, "/products/MUG-RED/reviews").await;
     assert_eq!(
         page,
         ReviewPage {
@@ -193,8 +207,7 @@ async fn list_filters_by_rating_and_pages_oldest_first() {
         "no parameters: every review of this product (not the teapot's), oldest first"
     );
 
-    let page: ReviewPage =
-        json_body(send(&app, "GET", "/products/MUG-RED/reviews?min_rating=4", None).await).await;
+    let page = list(&app, "/products/MUG-RED/reviews?min_rating=4").await;
     let good = vec![mugs[0].clone(), mugs[2].clone(), mugs[4].clone()];
     assert_eq!(
         page,
@@ -205,8 +218,26 @@ async fn list_filters_by_rating_and_pages_oldest_first() {
         "min_rating=4 keeps 5, 4 and 5 stars"
     );
 
-    let uri = "/products/MUG-RED/reviews?min_rating=4&limit=1&offset=1";
-    let page: ReviewPage = json_body(send(&app, "GET", uri, None).await).await;
+    let page = list(&app, "/products/MUG-RED/reviews?min_rating=5").await;
+    assert_eq!(
+        page,
+        ReviewPage {
+            items: vec![mugs[0].clone(), mugs[4].clone()],
+            total: 2
+        },
+        "min_rating=5 (the top of its range 1 to 5) keeps the five-star reviews"
+    );
+    let page = list(&app, "/products/MUG-RED/reviews?min_rating=1&limit=100").await;
+    assert_eq!(
+        page.total, 5,
+        "min_rating=1 and limit=100 are in range, both ends included"
+    );
+
+    let page = list(
+        &app,
+        "/products/MUG-RED/reviews?min_rating=4&limit=1&offset=1",
+    )
+    .await;
     assert_eq!(
         page,
         ReviewPage {
@@ -216,8 +247,17 @@ async fn list_filters_by_rating_and_pages_oldest_first() {
         "offset skips matching reviews, limit caps the page, total still counts all matches"
     );
 
-    let uri = "/products/MUG-RED/reviews?offset=50";
-    let page: ReviewPage = json_body(send(&app, "GET", uri, None).await).await;
+    let page = list(&app, "/products/MUG-RED/reviews?min_rating=4&offset=2").await;
+    assert_eq!(
+        page,
+        ReviewPage {
+            items: vec![good[2].clone()],
+            total: 3
+        },
+        "the offset counts matching reviews: filter by min_rating first, then skip"
+    );
+
+    let page = list(&app, "/products/MUG-RED/reviews?offset=50").await;
     assert_eq!(
         page,
         ReviewPage {
@@ -234,11 +274,11 @@ async fn list_pages_hold_twenty_reviews_unless_told_otherwise() {
     for n in 0..(DEFAULT_LIMIT + 5) {
         create_directly(&state, MUG, new_review(&format!("author-{n}"), 4, ""))
             .await
-            .unwrap();
+            .expect("25 authors, one review each");
     }
     let page = list_directly(&state, MUG, ListQuery::default())
         .await
-        .unwrap();
+        .expect("no parameters: the default page");
     assert_eq!(
         page.items.len(),
         DEFAULT_LIMIT,
@@ -250,12 +290,14 @@ async fn list_pages_hold_twenty_reviews_unless_told_otherwise() {
         limit: Some(100),
         ..ListQuery::default()
     };
-    let page = list_directly(&state, MUG, all).await.unwrap();
+    let page = list_directly(&state, MUG, all)
+        .await
+        .expect("limit=100 is allowed");
     assert_eq!(page.items.len(), DEFAULT_LIMIT + 5, "limit=100 is allowed");
 
     let empty = list_directly(&state, TEAPOT, ListQuery::default())
         .await
-        .unwrap();
+        .expect("a product nobody reviewed: 200, empty");
     assert_eq!(
         empty,
         ReviewPage {
@@ -322,38 +364,36 @@ async fn delete_answers_204_and_the_review_is_gone() {
 async fn create_reports_every_broken_rule_at_once() {
     let state = shop();
     let long_comment = "x".repeat(MAX_COMMENT_CHARS + 1);
+    let case = "a blank author, 0 stars and a too-long comment";
     let error = create_directly(&state, MUG, new_review("   ", 0, &long_comment))
         .await
-        .expect_err("a blank author, 0 stars and a too-long comment");
+        .expect_err(case);
     assert_eq!(
-        pointers(error),
+        pointers(error, case),
         ["#/author", "#/rating", "#/comment"],
-        "one FieldError per field, in order"
+        "{case}: one FieldError per field, in order"
     );
 
     let too_long = "é".repeat(MAX_AUTHOR_CHARS + 1);
+    let case = "an author of 41 characters and 6 stars";
     let error = create_directly(&state, MUG, new_review(&too_long, 6, "fine"))
         .await
-        .unwrap_err();
-    assert_eq!(pointers(error), ["#/author", "#/rating"]);
+        .expect_err(case);
+    assert_eq!(pointers(error, case), ["#/author", "#/rating"], "{case}");
 
     for rating in [-1, 0, 6, 256, i64::MAX] {
+        let case = format!("rating {rating} is not 1 to 5");
         let error = create_directly(&state, MUG, new_review("Ada", rating, ""))
             .await
-            .unwrap_err();
-        assert_eq!(
-            pointers(error),
-            ["#/rating"],
-            "rating {rating} is not 1 to 5"
-        );
+            .expect_err(&case);
+        assert_eq!(pointers(error, &case), ["#/rating"], "{case}");
     }
+    let stored = list_directly(&state, MUG, ListQuery::default())
+        .await
+        .expect("the mug's reviews");
     assert!(
-        list_directly(&state, MUG, ListQuery::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty(),
-        "nothing invalid was stored"
+        stored.items.is_empty(),
+        "nothing invalid was stored: {stored:?}"
     );
 }
 
@@ -365,12 +405,22 @@ async fn the_limits_are_inclusive_and_count_characters_not_bytes() {
     let comment = "ü".repeat(MAX_COMMENT_CHARS);
     let review = create_directly(&state, MUG, new_review(&author, 1, &comment))
         .await
-        .unwrap();
-    assert_eq!((review.author, review.rating), (author, 1));
+        .unwrap_or_else(|error| {
+            panic!(
+                "an author of exactly {MAX_AUTHOR_CHARS} characters and a comment of exactly \
+                 {MAX_COMMENT_CHARS} are allowed; limits count chars, not bytes (é is 2 bytes): \
+                 {error:?}"
+            )
+        });
+    assert_eq!(
+        (review.author, review.rating),
+        (author, 1),
+        "1 star is a valid rating"
+    );
 
     let review = create_directly(&state, TEAPOT, new_review("Ada", 5, ""))
         .await
-        .unwrap();
+        .expect("5 stars is a valid rating");
     assert_eq!(review.rating, 5, "1 and 5 are both valid ratings");
 }
 
@@ -379,19 +429,17 @@ async fn create_checks_the_body_then_the_product() {
     let state = shop();
     let error = create_directly(&state, "MUG-BLUE", new_review("Ada", 4, ""))
         .await
-        .unwrap_err();
+        .expect_err("the shop does not sell MUG-BLUE");
     assert!(
         matches!(&error, ApiError::ProductNotFound(sku) if sku == "MUG-BLUE"),
         "the shop does not sell MUG-BLUE: {error:?}"
     );
+    let case = "a blank author for a product the shop does not sell: the body is checked \
+                before the store is asked";
     let error = create_directly(&state, "MUG-BLUE", new_review("", 4, ""))
         .await
-        .unwrap_err();
-    assert_eq!(
-        pointers(error),
-        ["#/author"],
-        "the body is checked before the store is asked"
-    );
+        .expect_err(case);
+    assert_eq!(pointers(error, case), ["#/author"], "{case}");
 }
 
 #[tokio::test]
@@ -399,11 +447,11 @@ async fn an_author_reviews_a_product_once() {
     let state = shop();
     let first = create_directly(&state, MUG, new_review("Ada", 4, ""))
         .await
-        .unwrap();
+        .expect("Ada's first review of the mug");
 
     let error = create_directly(&state, MUG, new_review(" Ada ", 1, "changed my mind"))
         .await
-        .unwrap_err();
+        .expect_err("a second review of the mug by Ada (trimmed) is a conflict");
     match error {
         ApiError::AlreadyReviewed {
             sku,
@@ -456,8 +504,29 @@ async fn list_checks_its_parameters_then_the_product() {
     let result = list_directly(&state, "NO-SUCH-SKU", ListQuery::default()).await;
     assert!(
         matches!(&result, Err(ApiError::ProductNotFound(sku)) if sku == "NO-SUCH-SKU"),
-        "{result:?}"
+        "parameters in range, product unknown: {result:?}"
     );
+
+    let edges = [
+        ListQuery {
+            min_rating: Some(1),
+            limit: Some(1),
+            offset: Some(0),
+        },
+        ListQuery {
+            min_rating: Some(5),
+            limit: Some(100),
+            offset: Some(usize::MAX),
+        },
+    ];
+    for query in edges {
+        let result = list_directly(&state, MUG, query).await;
+        assert!(
+            result.is_ok(),
+            "{query:?} is in range: min_rating 1 to 5 and limit 1 to 100, both ends included, \
+             and any offset: {result:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -494,7 +563,7 @@ async fn patch_checks_the_fields_it_sends_and_changes_nothing_when_one_is_wrong(
     let state = shop();
     let created = create_directly(&state, MUG, new_review("Ada", 4, "good"))
         .await
-        .unwrap();
+        .expect("a valid review");
 
     let patch = ReviewPatch {
         rating: Some(9),
@@ -507,7 +576,12 @@ async fn patch_checks_the_fields_it_sends_and_changes_nothing_when_one_is_wrong(
     )
     .await;
     assert_eq!(
-        pointers(result.map(|j| j.0).unwrap_err()),
+        pointers(
+            result
+                .map(|j| j.0)
+                .expect_err("9 stars and a too-long comment"),
+            "9 stars and a too-long comment"
+        ),
         ["#/rating", "#/comment"]
     );
 
@@ -521,11 +595,16 @@ async fn patch_checks_the_fields_it_sends_and_changes_nothing_when_one_is_wrong(
         Api(Json(patch)),
     )
     .await;
-    assert_eq!(pointers(result.map(|j| j.0).unwrap_err()), ["#/comment"]);
+    let case = "a valid rating with a too-long comment";
+    assert_eq!(
+        pointers(result.map(|j| j.0).expect_err(case), case),
+        ["#/comment"],
+        "{case}: only the broken field is reported"
+    );
 
     let Json(unchanged) = get_review(State(state.clone()), Api(Path(created.id)))
         .await
-        .unwrap();
+        .expect("the review is still there");
     assert_eq!(
         unchanged, created,
         "a rejected patch changes nothing, not even its valid fields"
@@ -537,6 +616,6 @@ async fn patch_checks_the_fields_it_sends_and_changes_nothing_when_one_is_wrong(
         Api(Json(ReviewPatch::default())),
     )
     .await
-    .unwrap();
+    .expect("an empty patch is valid");
     assert_eq!(same, created, "an empty patch is valid and changes nothing");
 }

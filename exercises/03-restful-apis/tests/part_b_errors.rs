@@ -1,16 +1,25 @@
 //! Part (b): every error becomes an RFC 9457 `application/problem+json` response.
 //!
-//! Run with `cargo test -p exercise-03 --test part_b_errors`. Most tests render an
+//! Run with `cargo test -p exercise-03 part_b`. Most tests render an
 //! [`ApiError`] directly with `into_response()`, or send the router a request that an extractor
-//! rejects before any handler runs; the last one needs part (a) as well.
+//! rejects before any handler runs; the last one needs part (a) as well. Two tests read what
+//! `into_response` logs, through a small `tracing` subscriber that keeps each event.
+
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use exercise_03::{ApiError, AppState, FieldError, PROBLEM_JSON, VALIDATION_PROBLEM_TYPE, router};
+use exercise_03::{
+    ApiError, AppState, FieldError, PROBLEM_JSON, VALIDATION_PROBLEM_TITLE,
+    VALIDATION_PROBLEM_TYPE, router,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber, span};
 use uuid::Uuid;
 
 /// The status, and the body parsed as a problem document after checking the content type.
@@ -39,29 +48,113 @@ async fn problem(response: Response) -> (StatusCode, Value) {
         json!(status.as_u16()),
         "`status` in the body repeats the response's status: {body}"
     );
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|detail| !detail.is_empty()),
-        "every problem has a `detail` string: {body}"
-    );
+    if status.is_server_error() {
+        assert!(
+            body.get("detail").is_none(),
+            "a 5xx problem has no `detail` member (left out, not null): the client learns \
+             that the request failed, never how: {body}"
+        );
+    } else {
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|detail| !detail.is_empty()),
+            "every 4xx problem has a `detail` string: {body}"
+        );
+    }
     (status, body)
+}
+
+/// The titles an `about:blank` problem may have: the status's reason phrase as the `http`
+/// crate spells it (`canonical_reason`), or as RFC 9110 renamed it.
+fn reason_phrases(status: StatusCode) -> Vec<&'static str> {
+    let canonical = status
+        .canonical_reason()
+        .expect("every status these tests use has a reason phrase");
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => vec![canonical, "Content Too Large"],
+        StatusCode::UNPROCESSABLE_ENTITY => vec![canonical, "Unprocessable Content"],
+        _ => vec![canonical],
+    }
 }
 
 /// Checks the members every `about:blank` problem has.
 fn assert_about_blank(status: StatusCode, body: &Value) {
-    assert_eq!(body["type"], "about:blank", "{body}");
     assert_eq!(
-        body["title"],
-        status
-            .canonical_reason()
-            .expect("a status with a reason phrase"),
-        "with type about:blank, the title is the status's reason phrase: {body}"
+        body["type"], "about:blank",
+        "a problem that means no more than its status has type about:blank: {body}"
+    );
+    let phrases = reason_phrases(status);
+    assert!(
+        body["title"]
+            .as_str()
+            .is_some_and(|title| phrases.contains(&title)),
+        "with type about:blank, the title is the status's reason phrase ({}): {body}",
+        phrases.join(" or ")
     );
     assert!(
         body.get("errors").is_none(),
         "only validation problems have `errors`: {body}"
     );
+}
+
+/// What `f` logged on this thread, as `(level, fields)` per event, beside what it returned.
+fn logged_while<T>(f: impl FnOnce() -> T) -> (T, Vec<(Level, String)>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let value = tracing::subscriber::with_default(Recorder(Arc::clone(&events)), f);
+    let events = std::mem::take(&mut *events.lock().unwrap_or_else(PoisonError::into_inner));
+    (value, events)
+}
+
+/// A `tracing` subscriber that keeps each event's level and fields as text, and ignores spans.
+struct Recorder(Arc<Mutex<Vec<(Level, String)>>>);
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((*event.metadata().level(), fields.0));
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// An event's fields as `name=value` text; an error field with its whole chain of causes.
+#[derive(Default)]
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // Writing to a `String` cannot fail.
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let _ = write!(self.0, "{}={value}", field.name());
+        let mut source = value.source();
+        while let Some(cause) = source {
+            let _ = write!(self.0, ": {cause}");
+            source = cause.source();
+        }
+        self.0.push(' ');
+    }
 }
 
 async fn send(app: Router, request: Request<Body>) -> Response {
@@ -178,9 +271,9 @@ async fn a_validation_problem_lists_every_broken_rule() {
         body["type"], VALIDATION_PROBLEM_TYPE,
         "validation problems have their own type: {body}"
     );
-    assert!(
-        body["title"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
+    assert_eq!(
+        body["title"], VALIDATION_PROBLEM_TITLE,
+        "a problem type has one title, the same for every occurrence: {body}"
     );
     assert_eq!(
         body["errors"],
@@ -213,6 +306,55 @@ async fn an_internal_error_does_not_leak_its_cause() {
         assert!(
             !text.contains(leak),
             "a 500 must not tell the client `{leak}`: {text}"
+        );
+    }
+}
+
+#[test]
+fn an_internal_error_logs_its_cause_once() {
+    let cause = "connection to db-primary.internal:5432 refused (user shop_admin)";
+    let (response, logged) = logged_while(|| ApiError::Internal(cause.into()).into_response());
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let errors: Vec<&str> = logged
+        .iter()
+        .filter(|(level, _)| *level == Level::ERROR)
+        .map(|(_, fields)| fields.as_str())
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "a 500 is logged once, with tracing::error!: the client was told nothing, so the log \
+         is the only record of what went wrong. Logged: {logged:?}"
+    );
+    assert!(
+        errors[0].contains("db-primary.internal:5432"),
+        "the ERROR event names the cause ({cause}); it logged: {}",
+        errors[0]
+    );
+}
+
+#[test]
+fn client_errors_are_not_logged_as_errors() {
+    let client_errors = [
+        ApiError::ReviewNotFound(Uuid::nil()),
+        ApiError::BadRequest("`limit` must be between 1 and 100, got 0".into()),
+        ApiError::Validation(vec![FieldError::new("rating", "must be between 1 and 5")]),
+        ApiError::Rejected {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            detail: "Expected request with `Content-Type: application/json`".into(),
+        },
+    ];
+    for error in client_errors {
+        let described = format!("{error:?}");
+        let (_, logged) = logged_while(|| error.into_response());
+        let errors: Vec<&(Level, String)> = logged
+            .iter()
+            .filter(|(level, _)| *level == Level::ERROR)
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{described} is the client's mistake, not an incident: it is not logged at the \
+             ERROR level (alerts fire on those). Logged: {errors:?}"
         );
     }
 }

@@ -1,10 +1,11 @@
 //! Part (c): `RequestIdLayer`, a tower middleware for request ids and timing.
 //!
-//! Run with `cargo test -p exercise-03 --test part_c_middleware`. The first tests wrap a tiny
+//! Run with `cargo test -p exercise-03 part_c`. The first tests wrap a tiny
 //! echo router in the layer and drive it with `oneshot`; the last ones start a real server on
 //! a free port of 127.0.0.1 and talk to it with reqwest, the way a client would (the very last
 //! one runs the whole app, so it needs parts (a) and (b) too).
 
+use std::any::Any;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
 
 /// What a handler saw: the id in the extension and the id in the request header.
@@ -45,6 +47,16 @@ async fn teapot() -> Response {
         .into_response()
 }
 
+/// A handler that answers with a problem document of its own, as part (b)'s errors do.
+async fn conflict() -> Response {
+    (
+        StatusCode::CONFLICT,
+        [("content-type", "application/problem+json")],
+        r#"{"type":"about:blank","title":"Conflict","status":409,"detail":"taken"}"#,
+    )
+        .into_response()
+}
+
 /// A handler that takes a while, as one waiting for a database would.
 async fn slow() -> &'static str {
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -55,6 +67,7 @@ fn echo_app() -> Router {
     Router::new()
         .route("/echo", get(echo))
         .route("/teapot", get(teapot))
+        .route("/conflict", get(conflict))
         .route("/slow", get(slow))
         .layer(RequestIdLayer)
 }
@@ -86,11 +99,18 @@ fn response_id(response: &Response) -> String {
 
 /// The id the response carries, after checking that the handler saw the same one.
 async fn id_seen_everywhere(response: Response) -> String {
-    assert_eq!(response.status(), StatusCode::OK);
+    let status = response.status();
     let id = response_id(&response);
     let bytes = to_bytes(response.into_body(), 1 << 16)
         .await
         .expect("the body fits in 64 KiB");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the echo handler takes Extension<RequestId>: the layer must put the id in the \
+         request's extensions (the handler's answer: {})",
+        String::from_utf8_lossy(&bytes)
+    );
     let seen: Value = serde_json::from_slice(&bytes).expect("the echo handler answers JSON");
     assert_eq!(
         seen["extension"], id,
@@ -152,6 +172,20 @@ fn parse_accepts_sensible_ids_and_nothing_else() {
         None,
         "bytes outside ASCII are refused"
     );
+
+    // Every byte a header value can hold, in the middle of an otherwise good id.
+    for byte in 0..=u8::MAX {
+        let Ok(value) = HeaderValue::from_bytes(&[b'a', byte, b'z']) else {
+            continue;
+        };
+        let allowed = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.');
+        assert_eq!(
+            RequestId::parse(&value).is_some(),
+            allowed,
+            "byte {byte:#04x} ({:?}): only ASCII letters, digits, `-`, `_` and `.` are allowed",
+            char::from(byte)
+        );
+    }
 }
 
 #[test]
@@ -162,6 +196,9 @@ fn server_timing_is_in_milliseconds_with_three_decimals() {
         (Duration::from_secs(2), "app;dur=2000.000"),
         (Duration::from_micros(42), "app;dur=0.042"),
         (Duration::from_nanos(3_999_999), "app;dur=3.999"),
+        (Duration::from_nanos(999), "app;dur=0.000"),
+        (Duration::from_millis(1), "app;dur=1.000"),
+        (Duration::from_micros(61_000_001), "app;dur=61000.001"),
     ];
     for (elapsed, expected) in table {
         assert_eq!(
@@ -205,18 +242,22 @@ async fn replaces_an_absurd_incoming_id() {
 
 #[tokio::test]
 async fn every_response_gets_the_headers_even_errors_and_unknown_paths() {
-    for uri in ["/echo", "/teapot", "/no-such-path"] {
+    for uri in ["/echo", "/teapot", "/conflict", "/no-such-path"] {
         let response = call(Some(HeaderValue::from_static("trace-7")), uri).await;
         assert_eq!(
-            response_id(&response),
-            "trace-7",
-            "{uri}: the id is on every response"
+            response
+                .headers()
+                .get("x-request-id")
+                .and_then(|id| id.to_str().ok()),
+            Some("trace-7"),
+            "{uri}: the id is on every response, whatever the status or content type \
+             (a problem document included)"
         );
         let timings: Vec<&str> = response
             .headers()
             .get_all("server-timing")
             .iter()
-            .map(|value| value.to_str().unwrap())
+            .map(|value| value.to_str().unwrap_or("<not visible ASCII>"))
             .collect();
         let app_timing = timings
             .iter()
@@ -284,8 +325,28 @@ struct TestServer {
     task: JoinHandle<std::io::Result<()>>,
 }
 
+/// What the test server answers when the app panics: a 500 that says so, with the panic's
+/// message, instead of a dropped connection that a client would report as a network error.
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response<String> {
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let mut response = Response::new(message);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+        .headers_mut()
+        .insert(PANICKED, HeaderValue::from_static("true"));
+    response
+}
+
+/// The header [`panic_response`] marks its responses with.
+const PANICKED: &str = "x-test-app-panicked";
+
 impl TestServer {
     async fn start(app: Router) -> TestServer {
+        let app = app.layer(CatchPanicLayer::custom(panic_response));
         // Port 0: the OS picks a free port, so tests can run in parallel.
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -332,21 +393,64 @@ impl TestServer {
     }
 }
 
+/// Sends `request` and returns the response; fails the test, saying why, when the app
+/// panicked or the server did not answer.
+async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => panic!("the server did not answer: {error}"),
+    };
+    if response.headers().contains_key(PANICKED) {
+        let message = response.text().await.unwrap_or_default();
+        panic!(
+            "the app panicked while handling the request: {message}\n\
+             Is a handler or the layer still a todo!()? (see book chapter 03, section \
+             'Exercise')"
+        );
+    }
+    response
+}
+
+/// The `x-request-id` of a response that went through the layer.
+fn id_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-request-id")
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{} {}: every response carries an ASCII x-request-id, got {:?}",
+                response.status(),
+                response.url(),
+                response.headers().get("x-request-id")
+            )
+        })
+        .to_owned()
+}
+
 #[tokio::test]
 async fn over_a_socket_concurrent_requests_get_distinct_ids() {
     let server = TestServer::start(echo_app()).await;
     let client = server.client();
 
+    // One request on its own first: if the layer panics, the test says so once.
+    let first = send(client.get(server.url("/echo"))).await;
+    assert_eq!(
+        first.status(),
+        StatusCode::OK,
+        "GET /echo through the layer"
+    );
+
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..16 {
         let (client, url) = (client.clone(), server.url("/echo"));
         requests.spawn(async move {
-            let response = client.get(url).send().await.expect("the server answers");
-            let header = response.headers()["x-request-id"]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            let seen: Value = response.json().await.unwrap();
+            let response = send(client.get(url)).await;
+            let header = id_of(&response);
+            let seen: Value = response
+                .json()
+                .await
+                .expect("the echo handler answers JSON");
             assert_eq!(
                 seen["extension"], header,
                 "the handler saw the id the client got back"
@@ -361,14 +465,21 @@ async fn over_a_socket_concurrent_requests_get_distinct_ids() {
         "16 concurrent requests, 16 different ids: {ids:?}"
     );
 
-    let response = client
-        .get(server.url("/echo"))
-        .header("x-request-id", "from-the-gateway")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "from-the-gateway");
-    assert!(response.headers().contains_key("server-timing"));
+    let response = send(
+        client
+            .get(server.url("/echo"))
+            .header("x-request-id", "from-the-gateway"),
+    )
+    .await;
+    assert_eq!(
+        id_of(&response),
+        "from-the-gateway",
+        "a sensible incoming id is kept"
+    );
+    assert!(
+        response.headers().contains_key("server-timing"),
+        "every response carries a server-timing header"
+    );
 
     drop(client);
     server.stop().await;
@@ -380,46 +491,68 @@ async fn over_a_socket_the_whole_app_works() {
     let server = TestServer::start(app(AppState::new(["MUG-RED"]))).await;
     let client = server.client();
 
-    let created = client
-        .post(server.url("/products/MUG-RED/reviews"))
-        .json(&json!({ "author": "Ada", "rating": 5, "comment": "Keeps tea hot." }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    assert!(created.headers().contains_key("x-request-id"));
-    let location = created.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
+    let created = send(
+        client
+            .post(server.url("/products/MUG-RED/reviews"))
+            .json(&json!({ "author": "Ada", "rating": 5, "comment": "Keeps tea hot." })),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED, "POST a review");
+    id_of(&created);
+    let location = created
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|location| location.to_str().ok())
+        .expect("a 201 carries a Location")
         .to_owned();
-    let review: Review = created.json().await.unwrap();
+    let review: Review = created.json().await.expect("the created review as JSON");
 
-    let fetched = client.get(server.url(&location)).send().await.unwrap();
-    assert_eq!(fetched.status(), StatusCode::OK);
-    assert_eq!(fetched.json::<Review>().await.unwrap(), review);
-
-    let again = client
-        .post(server.url("/products/MUG-RED/reviews"))
-        .header("x-request-id", "retry-1")
-        .json(&json!({ "author": "Ada", "rating": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let fetched = send(client.get(server.url(&location))).await;
+    assert_eq!(fetched.status(), StatusCode::OK, "GET {location}");
     assert_eq!(
-        again.headers()["x-request-id"],
+        fetched.json::<Review>().await.expect("a review as JSON"),
+        review,
+        "GET {location} returns the review just created"
+    );
+
+    let again = send(
+        client
+            .post(server.url("/products/MUG-RED/reviews"))
+            .header("x-request-id", "retry-1")
+            .json(&json!({ "author": "Ada", "rating": 1 })),
+    )
+    .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::CONFLICT,
+        "a second review by Ada"
+    );
+    assert_eq!(
+        id_of(&again),
         "retry-1",
-        "errors carry the id too"
+        "errors carry the id too, problem documents included"
     );
     assert_eq!(
-        again.headers()[header::CONTENT_TYPE],
-        "application/problem+json"
+        again
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|content_type| content_type.to_str().ok()),
+        Some("application/problem+json"),
+        "an error reaches the client as a problem document"
     );
 
-    let deleted = client.delete(server.url(&location)).send().await.unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let gone = client.get(server.url(&location)).send().await.unwrap();
-    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let deleted = send(client.delete(server.url(&location))).await;
+    assert_eq!(
+        deleted.status(),
+        StatusCode::NO_CONTENT,
+        "DELETE {location}"
+    );
+    let gone = send(client.get(server.url(&location))).await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "GET {location} after DELETE"
+    );
 
     drop(client);
     server.stop().await;

@@ -1,9 +1,8 @@
-//! Exercise 04, authentication and authorization: the checks behind every protected request.
+//! Exercise 04, authentication and authorization: the reference solution.
 //!
-//! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-04`
-//! passes; run one part at a time with `--test part_a_claims`, `--test part_b_rbac` or
-//! `--test part_c_api_keys`. The brief is book chapter 04, section "Exercise". Stuck?
-//! `cargo xtask hint 04` shows graded hints one level at a time (they are also in `hints/`).
+//! Try the exercise first (`exercises/04-authentication/src/lib.rs`, hints in `hints/`), then
+//! compare. Run the shared tests against this file with `cargo test -p exercise-04-solution`.
+//! The public API is the stub's, item for item; only the bodies (and their comments) differ.
 //!
 //! Three parts, independent of each other:
 //! - (a) [`validate_claims`]: the time and party checks of a JWT whose signature has already
@@ -11,11 +10,8 @@
 //! - (b) [`permissions`] and [`authorize`]: roles to permissions, plus the ownership rule that
 //!   decides between 404 and 403.
 //! - (c) API keys: [`generate_key`], [`parse_key`], [`hash_secret`], [`KeyStore::verify`] and
-//!   [`KeyStore::rotate`]: a prefix, a public id, a secret stored only as a hash and compared
-//!   in constant time, and scopes.
-//!
-//! Everything that is not a `todo!()` (the types, [`KeyStore::new`], [`KeyStore::insert`],
-//! [`KeyStore::get`]) is given: read it, it is part of the brief.
+//!   [`KeyStore::rotate`]: a prefix, a public id, a secret stored only as a [`SecretHash`] and
+//!   compared in constant time, and scopes.
 
 use std::collections::HashMap;
 
@@ -249,13 +245,56 @@ pub enum Scope {
 }
 
 /// What the server keeps for a key: never the secret, only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StoredKey {
     pub id: String,
     pub owner: u64,
     pub scopes: Vec<Scope>,
-    pub secret_hash: [u8; 32],
+    pub secret_hash: SecretHash,
     pub revoked: bool,
+}
+
+pub use secret_hash::SecretHash;
+
+/// A module of its own, so that no code outside it (yours included) can reach the bytes.
+mod secret_hash {
+    use std::fmt;
+
+    use subtle::{Choice, ConstantTimeEq};
+
+    /// The SHA-256 of a key's secret. Its only comparison is [`ConstantTimeEq::ct_eq`]: it
+    /// has no `PartialEq`, so `==` does not compile, and its bytes cannot be read back.
+    ///
+    /// Why: `==` on bytes may stop at the first byte that differs, so how long it takes says
+    /// how much of a guess was right. Against a value compared as it is (a token, an HMAC
+    /// tag) an attacker who can time enough requests learns it a byte at a time. Here the
+    /// values are SHA-256 digests, which a guess cannot steer byte by byte, so the leak is
+    /// much smaller; but one rule for every secret beats an argument per case, and this type
+    /// makes the rule the only way that compiles.
+    #[derive(Clone)]
+    pub struct SecretHash([u8; 32]);
+
+    impl SecretHash {
+        /// Wraps a SHA-256 digest.
+        pub fn from_digest(digest: [u8; 32]) -> SecretHash {
+            SecretHash(digest)
+        }
+    }
+
+    impl ConstantTimeEq for SecretHash {
+        /// Looks at all 32 bytes whatever they hold; `bool::from` turns the answer into a
+        /// `bool`.
+        fn ct_eq(&self, other: &SecretHash) -> Choice {
+            self.0.ct_eq(&other.0)
+        }
+    }
+
+    /// Without the bytes: a hash in a log line is one more thing to guess offline.
+    impl fmt::Debug for SecretHash {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("SecretHash(..)")
+        }
+    }
 }
 
 /// Why a presented key was refused.
@@ -296,10 +335,10 @@ impl KeyStore {
 // ANCHOR_END: keys
 
 // ANCHOR: key_functions
-/// SHA-256 of a secret. (A fast hash is right here, unlike for passwords: the secret is 256
-/// random bits, so there is no dictionary to try.)
-pub fn hash_secret(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
+/// SHA-256 of a secret's text, as a [`SecretHash`]. (A fast hash is right here, unlike for
+/// passwords: the secret is 256 random bits, so there is no dictionary to try.)
+pub fn hash_secret(secret: &str) -> SecretHash {
+    SecretHash::from_digest(Sha256::digest(secret.as_bytes()).into())
 }
 
 /// Makes a new key for `owner`: returns the whole key, `sk_test_<id>_<secret>`, to show the
@@ -342,10 +381,10 @@ pub fn parse_key(presented: &str) -> Result<(&str, &str), KeyError> {
 
 impl KeyStore {
     /// Accepts a presented key that needs `needed`, returning its owner. In this order:
-    /// [`parse_key`] (→ `Malformed`); look the id up (→ `Unknown`); compare
-    /// `hash_secret(secret)` with the stored hash **in constant time** with
-    /// `subtle::ConstantTimeEq` (→ `WrongSecret`); then `Revoked`; then
-    /// `MissingScope(needed)`.
+    /// [`parse_key`] (→ `Malformed`); look the id up (→ `Unknown`; ids are not secret, so
+    /// the lookup need not be constant time); compare `hash_secret(secret)` with the stored
+    /// hash **in constant time**, with `subtle::ConstantTimeEq`, the only comparison a
+    /// [`SecretHash`] has (→ `WrongSecret`); then `Revoked`; then `MissingScope(needed)`.
     pub fn verify(&self, presented: &str, needed: Scope) -> Result<u64, KeyError> {
         let (id, secret) = parse_key(presented)?;
         let stored = self.get(id).ok_or(KeyError::Unknown)?;

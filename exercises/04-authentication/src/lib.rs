@@ -1,9 +1,10 @@
 //! Exercise 04, authentication and authorization: the checks behind every protected request.
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-04`
-//! passes; run one part at a time with `--test part_a_claims`, `--test part_b_rbac` or
-//! `--test part_c_api_keys`. The brief is book chapter 04, section "Exercise". Stuck?
-//! `cargo xtask hint 04` shows graded hints one level at a time (they are also in `hints/`).
+//! passes; run one part at a time with a filter: `cargo test -p exercise-04 part_a` (or
+//! `part_b`, `part_c`). The brief is book chapter 04, section "Exercise". Stuck?
+//! `cargo xtask hint 04 a` shows part (a)'s hints one level at a time (`b` and `c` for the
+//! others; they are also in `hints/a/`, `hints/b/`, `hints/c/`).
 //!
 //! Three parts, independent of each other:
 //! - (a) [`validate_claims`]: the time and party checks of a JWT whose signature has already
@@ -11,11 +12,11 @@
 //! - (b) [`permissions`] and [`authorize`]: roles to permissions, plus the ownership rule that
 //!   decides between 404 and 403.
 //! - (c) API keys: [`generate_key`], [`parse_key`], [`hash_secret`], [`KeyStore::verify`] and
-//!   [`KeyStore::rotate`]: a prefix, a public id, a secret stored only as a hash and compared
-//!   in constant time, and scopes.
+//!   [`KeyStore::rotate`]: a prefix, a public id, a secret stored only as a [`SecretHash`] and
+//!   compared in constant time, and scopes.
 //!
-//! Everything that is not a `todo!()` (the types, [`KeyStore::new`], [`KeyStore::insert`],
-//! [`KeyStore::get`]) is given: read it, it is part of the brief.
+//! Everything that is not a `todo!()` (the types, [`SecretHash`], [`KeyStore::new`],
+//! [`KeyStore::insert`], [`KeyStore::get`]) is given: read it, it is part of the brief.
 
 // Stub bodies ignore their parameters; this line goes away with your solution. `sha2`,
 // `subtle` and `rand` are dependencies already: `use` what you need.
@@ -105,7 +106,7 @@ pub fn validate_claims(
     expected: &Expected,
     clock: &impl Clock,
 ) -> Result<(), ClaimsError> {
-    todo!("part (a): check iss, aud, exp and nbf (book chapter 04, Exercise)")
+    todo!("exercise 04, part a, validate_claims: see book chapter 04, section 'Exercise'")
 }
 // ANCHOR_END: validate_claims
 
@@ -172,7 +173,7 @@ pub enum Denied {
 /// | Support  | `ViewAnyOrder`                                                 |
 /// | Admin    | `ViewAnyOrder`, `CancelAnyOrder`, `RefundOrder`, `ManageUsers` |
 pub fn permissions(role: Role) -> &'static [Permission] {
-    todo!("part (b): the role → permissions table (book chapter 04, Exercise)")
+    todo!("exercise 04, part b, permissions: see book chapter 04, section 'Exercise'")
 }
 
 /// Decides whether `principal` may do `action` to `order`:
@@ -187,7 +188,7 @@ pub fn permissions(role: Role) -> &'static [Permission] {
 /// [`Denied::NotFound`], so that a stranger cannot tell an order that exists from one that
 /// does not.
 pub fn authorize(principal: &Principal, action: OrderAction, order: &Order) -> Result<(), Denied> {
-    todo!("part (b): permissions plus ownership, 404 or 403 (book chapter 04, Exercise)")
+    todo!("exercise 04, part b, authorize: see book chapter 04, section 'Exercise'")
 }
 // ANCHOR_END: permissions
 
@@ -211,13 +212,56 @@ pub enum Scope {
 }
 
 /// What the server keeps for a key: never the secret, only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StoredKey {
     pub id: String,
     pub owner: u64,
     pub scopes: Vec<Scope>,
-    pub secret_hash: [u8; 32],
+    pub secret_hash: SecretHash,
     pub revoked: bool,
+}
+
+pub use secret_hash::SecretHash;
+
+/// A module of its own, so that no code outside it (yours included) can reach the bytes.
+mod secret_hash {
+    use std::fmt;
+
+    use subtle::{Choice, ConstantTimeEq};
+
+    /// The SHA-256 of a key's secret. Its only comparison is [`ConstantTimeEq::ct_eq`]: it
+    /// has no `PartialEq`, so `==` does not compile, and its bytes cannot be read back.
+    ///
+    /// Why: `==` on bytes may stop at the first byte that differs, so how long it takes says
+    /// how much of a guess was right. Against a value compared as it is (a token, an HMAC
+    /// tag) an attacker who can time enough requests learns it a byte at a time. Here the
+    /// values are SHA-256 digests, which a guess cannot steer byte by byte, so the leak is
+    /// much smaller; but one rule for every secret beats an argument per case, and this type
+    /// makes the rule the only way that compiles.
+    #[derive(Clone)]
+    pub struct SecretHash([u8; 32]);
+
+    impl SecretHash {
+        /// Wraps a SHA-256 digest.
+        pub fn from_digest(digest: [u8; 32]) -> SecretHash {
+            SecretHash(digest)
+        }
+    }
+
+    impl ConstantTimeEq for SecretHash {
+        /// Looks at all 32 bytes whatever they hold; `bool::from` turns the answer into a
+        /// `bool`.
+        fn ct_eq(&self, other: &SecretHash) -> Choice {
+            self.0.ct_eq(&other.0)
+        }
+    }
+
+    /// Without the bytes: a hash in a log line is one more thing to guess offline.
+    impl fmt::Debug for SecretHash {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("SecretHash(..)")
+        }
+    }
 }
 
 /// Why a presented key was refused.
@@ -258,10 +302,10 @@ impl KeyStore {
 // ANCHOR_END: keys
 
 // ANCHOR: key_functions
-/// SHA-256 of a secret. (A fast hash is right here, unlike for passwords: the secret is 256
-/// random bits, so there is no dictionary to try.)
-pub fn hash_secret(secret: &str) -> [u8; 32] {
-    todo!("part (c): SHA-256 of the secret (book chapter 04, Exercise)")
+/// SHA-256 of a secret's text, as a [`SecretHash`]. (A fast hash is right here, unlike for
+/// passwords: the secret is 256 random bits, so there is no dictionary to try.)
+pub fn hash_secret(secret: &str) -> SecretHash {
+    todo!("exercise 04, part c, hash_secret: see book chapter 04, section 'Exercise'")
 }
 
 /// Makes a new key for `owner`: returns the whole key, `sk_test_<id>_<secret>`, to show the
@@ -269,26 +313,24 @@ pub fn hash_secret(secret: &str) -> [u8; 32] {
 /// The id and the secret are lowercase hex of fresh random bytes (`rand::random`), of
 /// [`ID_LEN`] and [`SECRET_LEN`] characters.
 pub fn generate_key(owner: u64, scopes: Vec<Scope>) -> (String, StoredKey) {
-    todo!("part (c): make an id and a secret, keep only the hash (book chapter 04, Exercise)")
+    todo!("exercise 04, part c, generate_key: see book chapter 04, section 'Exercise'")
 }
 
 /// Splits a presented key into `(id, secret)`. It must be exactly [`PREFIX`], an id of
 /// [`ID_LEN`] lowercase hex characters, `_`, and a secret of [`SECRET_LEN`] lowercase hex
 /// characters; anything else is [`KeyError::Malformed`].
 pub fn parse_key(presented: &str) -> Result<(&str, &str), KeyError> {
-    todo!("part (c): split sk_test_<id>_<secret> and check both parts (book chapter 04, Exercise)")
+    todo!("exercise 04, part c, parse_key: see book chapter 04, section 'Exercise'")
 }
 
 impl KeyStore {
     /// Accepts a presented key that needs `needed`, returning its owner. In this order:
-    /// [`parse_key`] (→ `Malformed`); look the id up (→ `Unknown`); compare
-    /// `hash_secret(secret)` with the stored hash **in constant time** with
-    /// `subtle::ConstantTimeEq` (→ `WrongSecret`); then `Revoked`; then
-    /// `MissingScope(needed)`.
+    /// [`parse_key`] (→ `Malformed`); look the id up (→ `Unknown`; ids are not secret, so
+    /// the lookup need not be constant time); compare `hash_secret(secret)` with the stored
+    /// hash **in constant time**, with `subtle::ConstantTimeEq`, the only comparison a
+    /// [`SecretHash`] has (→ `WrongSecret`); then `Revoked`; then `MissingScope(needed)`.
     pub fn verify(&self, presented: &str, needed: Scope) -> Result<u64, KeyError> {
-        todo!(
-            "part (c): parse, look up, compare in constant time, then revoked and scope (book chapter 04, Exercise)"
-        )
+        todo!("exercise 04, part c, KeyStore::verify: see book chapter 04, section 'Exercise'")
     }
 
     /// Replaces key `id` of `owner`: marks it revoked, stores a new key with the same owner
@@ -296,7 +338,7 @@ impl KeyStore {
     /// it belongs to someone else (do not tell them apart); `Revoked` when it is already
     /// revoked.
     pub fn rotate(&mut self, id: &str, owner: u64) -> Result<String, KeyError> {
-        todo!("part (c): revoke the old key and store a new one (book chapter 04, Exercise)")
+        todo!("exercise 04, part c, KeyStore::rotate: see book chapter 04, section 'Exercise'")
     }
 }
 // ANCHOR_END: key_functions
