@@ -2,22 +2,24 @@
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-05`
 //! passes; run one part at a time with `--test part_a_cursor`, `--test part_b_sql` or
-//! `--test part_c_validation`. The brief is book chapter 05, section "Exercise". Stuck?
-//! `cargo xtask hint 05` shows graded hints one level at a time (they are also in
-//! `hints/1.md`, `2.md`, `3.md`).
+//! `--test part_c_validation`. The brief is book chapter 05, section "Exercise", and the doc
+//! comments below. Stuck? `cargo xtask hint 05 a` (or `b`, `c`) shows that part's hints one
+//! level at a time.
 //!
 //! Three parts, in order:
 //! - (a) [`Cursor::encode`] and [`Cursor::decode`]: an opaque, versioned keyset cursor that
-//!   refuses garbage and tampering with a typed [`CursorError`].
+//!   refuses garbage, tampering and every spelling but its own with a typed [`CursorError`].
 //! - (b) [`SortSpec::parse`] and [`ListRequest::to_sql`]: an allow-listed sort and typed
 //!   filters turned into SQL text plus a list of bind values. No value ever enters the text.
 //! - (c) [`NewProductRequest::validate`]: every rule checked, *every* broken one reported.
 //!
-//! Nothing here talks to a database: [`Sql`] is the text and the binds a driver would send,
-//! which is exactly what the tests look at. Everything that is not a `todo!()` (the types,
-//! the constants, [`like_pattern`]) is given: read it, it is part of the brief. You may add
-//! private types and functions of your own (a serde struct for the cursor's JSON, one small
-//! check per field); the crates at hand are `serde`, `serde_json`, `base64` (its
+//! Nothing here talks to a database: [`Sql`] is the text and the binds a driver would send.
+//! Part (b)'s tests read the binds, and those under `needs_postgres` run the SQL on PostgreSQL
+//! (`cargo xtask services up` starts it; without it they fail, and `cargo xtask test` lists
+//! them as skipped). Everything that is not a `todo!()` (the types, the constants,
+//! [`like_pattern`]) is given: read it, it is part of the brief. You may add private types and
+//! functions of your own (a serde struct for the cursor's JSON, one small check per field);
+//! the crates at hand are `serde`, `serde_json`, `base64` (its
 //! `base64::engine::general_purpose::URL_SAFE_NO_PAD` engine, with `use base64::Engine;`) and
 //! `thiserror`.
 
@@ -104,10 +106,18 @@ pub enum Value {
 /// {"v":1,"sort":"price","key":1299,"id":42}
 /// ```
 ///
-/// (members in exactly that order, no spaces) as base64url **without padding** (RFC 4648 §5:
-/// `-` and `_` instead of `+` and `/`, no trailing `=`), so it can sit in a URL unescaped.
-/// `v` is [`Cursor::VERSION`]; `sort` is the field's [`SortField::name`]; `key` is a JSON number
-/// for `price` and `created` and a JSON string for `name`.
+/// as base64url **without padding** (RFC 4648 §5: `-` and `_` instead of `+` and `/`, no
+/// trailing `=`), so it can sit in a URL unescaped. The JSON is exactly this: the members in
+/// that order, no whitespace; `v` is [`Cursor::VERSION`]; `sort` is the field's
+/// [`SortField::name`]; `key` is a JSON number for `price` and `created` and a JSON string for
+/// `name`. Strings are written the way `serde_json` writes them: `"` and `\` get a backslash;
+/// the control characters U+0008, U+0009, U+000A, U+000C and U+000D are `\b`, `\t`, `\n`,
+/// `\f` and `\r`; the other characters below U+0020 are `\u00XX` with lower-case hex digits;
+/// every other character is itself, in UTF-8.
+///
+/// One position, one spelling: JSON allows many others for the same object (spaces, another
+/// member order, `\u00e9` for `é`, `\u001F` for `\u001f`), and [`Cursor::decode`] refuses them
+/// all.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cursor {
     pub sort: SortField,
@@ -115,18 +125,17 @@ pub struct Cursor {
     pub id: i64,
 }
 
-/// Why a string is not a cursor this server issued. A handler answers each with 400.
+/// Why a string is not a cursor this server issued. A handler answers each with 400. The
+/// steps are those of [`Cursor::decode`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CursorError {
-    /// Not base64url without padding (an `=`, a `+`, a space, a truncated string, ...).
+    /// Step 1: not base64url without padding.
     #[error("the cursor is not base64url")]
     Encoding,
-    /// Valid base64url, but the bytes are not the JSON object described on [`Cursor`]: not
-    /// JSON, missing or extra members, an unknown sort, or a `key` of the wrong type for the
-    /// sort (a string for `price`, a number for `name`).
+    /// Steps 2, 4, 5 and 6: the bytes are not the JSON that [`Cursor::encode`] writes.
     #[error("the cursor is malformed")]
     Malformed,
-    /// A well-formed cursor of a version this server does not read (any `v` other than
+    /// Step 3: a JSON object of a version this server does not read (any `v` other than
     /// [`Cursor::VERSION`]).
     #[error("cursor version {0} is not supported")]
     UnsupportedVersion(u64),
@@ -142,10 +151,29 @@ impl Cursor {
         todo!("exercise 05, part a, Cursor::encode: see book chapter 05, section 'Exercise'")
     }
 
-    /// Reads a cursor written by [`Cursor::encode`]. The checks, in order: base64url
-    /// ([`CursorError::Encoding`]), a JSON object with exactly the four members
-    /// ([`CursorError::Malformed`]), the version ([`CursorError::UnsupportedVersion`]), and a
-    /// key whose type matches the sort ([`CursorError::Malformed`]).
+    /// Reads a cursor written by [`Cursor::encode`], and nothing else. The checks, in this
+    /// order; the first that fails decides the error:
+    ///
+    /// 1. `text` is base64url without padding, as `URL_SAFE_NO_PAD` decodes it: only `A`-`Z`,
+    ///    `a`-`z`, `0`-`9`, `-` and `_`; not a length of 4n + 1 characters; no bits set in the
+    ///    last character beyond the last byte. Else [`CursorError::Encoding`]. (A cursor cut
+    ///    short fails here or at step 2: base64 cannot always tell that bytes are missing.)
+    /// 2. The bytes are JSON text of one object with a member `v` holding a whole number from
+    ///    0 to `u64::MAX`. Else [`CursorError::Malformed`]: not UTF-8, not JSON, an array, no
+    ///    `v`, `"v":"1"` or `"v":1.0`.
+    /// 3. `v` is [`Cursor::VERSION`]. Else [`CursorError::UnsupportedVersion`] with that `v`,
+    ///    whatever else the object holds: another version may hold anything.
+    /// 4. The object has exactly the members `v`, `sort`, `key` and `id`; `sort` is one of the
+    ///    [`SortField::name`]s, `key` a string or a whole number that fits an `i64`, `id` a
+    ///    whole number that fits an `i64`. Else `Malformed`: an unknown sort, a missing or an
+    ///    extra member, `12.5`, `"42"` for the id.
+    /// 5. The key's type is the sort's: a number for `price` and `created`, a string for
+    ///    `name`. Else `Malformed`.
+    /// 6. `text` is exactly what [`Cursor::encode`] writes for the cursor read. Else
+    ///    `Malformed`: this is what refuses every other spelling of the same JSON.
+    ///
+    /// (A member named twice is refused at step 2, 3 or 6, depending on how your JSON reader
+    /// treats it; the tests leave that open.)
     pub fn decode(text: &str) -> Result<Cursor, CursorError> {
         todo!("exercise 05, part a, Cursor::decode: see book chapter 05, section 'Exercise'")
     }
@@ -226,28 +254,30 @@ impl SortSpec {
 
 // ANCHOR: to_sql
 impl ListRequest {
-    /// The query for one page. The text, exactly (one space between parts):
+    /// The query for one page: SQL text and its binds. The tests run it on PostgreSQL, against
+    /// a table `products (id bigint, name text, price_minor bigint, created_at bigint,
+    /// category_slug text)`, so a condition may be written any way PostgreSQL reads with the
+    /// same meaning. Two parts are compared as text, ignoring whitespace, letter case,
+    /// parentheses and a written-out `ASC`:
     ///
-    /// ```sql
-    /// SELECT id, name, price_minor, created_at FROM products
-    /// WHERE <conditions joined by " AND ">
-    /// ORDER BY <column> <ASC|DESC>, id <ASC|DESC> LIMIT $n
-    /// ```
+    /// - the text starts `SELECT id, name, price_minor, created_at FROM products`;
+    /// - it ends `ORDER BY <column> <ASC|DESC>, id <ASC|DESC> LIMIT $n`: the sort's
+    ///   [`SortField::column`], then the id, which breaks ties, in the same direction.
     ///
-    /// on one line: `SELECT id, name, price_minor, created_at FROM products WHERE ... ORDER
-    /// BY ...`. `WHERE` and its conditions are left out when there are none. The conditions,
-    /// in this order, each only when its filter is set:
+    /// In between come `WHERE` and the conditions joined by `AND`, each only when its filter is
+    /// set, and no `WHERE` when none is:
     ///
-    /// 1. `category_slug = $n`
-    /// 2. `price_minor >= $n`
-    /// 3. `price_minor <= $n`
-    /// 4. `name ILIKE $n ESCAPE '\'` (the bind is [`like_pattern`] of the search text)
-    /// 5. with a cursor, the keyset condition `(<column>, id) > ($n, $m)`, or `<` when the
-    ///    direction is descending; the binds are the cursor's key, then its id.
+    /// 1. the category: `category_slug = $n`;
+    /// 2. the lowest price: `price_minor >= $n`;
+    /// 3. the highest price: `price_minor <= $n`;
+    /// 4. the search: `name ILIKE $n ESCAPE '\'`, its bind [`like_pattern`] of the text;
+    /// 5. with a cursor, only the rows after it in this order: `(<column>, id) > ($n, $m)`, or
+    ///    `<` when descending, with the cursor's key and then its id as the binds.
     ///
-    /// The sort column comes from [`SortField::column`]; the id breaks ties and goes the same
-    /// direction. `LIMIT` binds `limit + 1` (as a `Value::Int`): the extra row tells whether
-    /// another page exists. Placeholders are numbered from `$1` in the order they appear.
+    /// The binds are exact: the values of that list in its order, each bound once however
+    /// often the text uses it, then `limit + 1` as a `Value::Int` for the `LIMIT` (the extra row
+    /// tells whether another page exists). The text uses each placeholder from `$1` to the
+    /// number of binds, and no other, numbered in the order they first appear.
     ///
     /// A cursor issued for another sort field cannot be used: that is
     /// `Err(CursorError::Malformed)` (its key would be compared with the wrong column).
@@ -336,10 +366,12 @@ impl NewProductRequest {
     /// `#/price_minor`, `#/category`, `#/description`), at most one error per field, each with a
     /// non-empty `detail`. The rules, after normalising:
     ///
-    /// - `sku`: trimmed and upper-cased; 3 to 32 characters, only `A`-`Z`, `0`-`9` and `-`, no
+    /// - `sku`: trimmed and upper-cased, ASCII letters only (`str::to_ascii_uppercase`: `ß`
+    ///   stays `ß`, and is then refused); 3 to 32 characters, only `A`-`Z`, `0`-`9` and `-`, no
     ///   `-` first, last or twice in a row (`" mug-red-01 "` becomes `MUG-RED-01`).
-    /// - `name`: trimmed, every run of whitespace inside replaced by one space; then 1 to
-    ///   [`MAX_NAME_CHARS`] characters, none of them a control character (`char::is_control`).
+    /// - `name`: trimmed, every run of whitespace inside (`char::is_whitespace`: a no-break
+    ///   space too) replaced by one space; then 1 to [`MAX_NAME_CHARS`] characters, none of
+    ///   them a control character (`char::is_control`).
     /// - `price_minor`: 1 to [`MAX_PRICE_MINOR`].
     /// - `category`: a slug, unchanged: one or more groups of `a`-`z` and `0`-`9` joined by
     ///   single `-` (`home-audio`).

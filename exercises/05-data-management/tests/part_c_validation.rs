@@ -7,6 +7,7 @@ use exercise_05::{
     FieldError, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_PRICE_MINOR, NewProductRequest,
     ValidProduct,
 };
+use proptest::prelude::*;
 
 fn good() -> NewProductRequest {
     NewProductRequest {
@@ -22,19 +23,33 @@ fn pointers(errors: &[FieldError]) -> Vec<&str> {
     errors.iter().map(|e| e.pointer.as_str()).collect()
 }
 
-/// The pointers of the errors for `request`, which must be invalid.
+/// The pointers of the errors for `request`, none when it is accepted.
 fn broken(request: NewProductRequest) -> Vec<String> {
-    let errors = request.validate().expect_err("the request breaks a rule");
-    assert!(
-        errors.iter().all(|e| !e.detail.trim().is_empty()),
-        "every error says what is wrong: {errors:?}"
-    );
-    pointers(&errors).into_iter().map(str::to_owned).collect()
+    match request.validate() {
+        Ok(_) => Vec::new(),
+        Err(errors) => {
+            assert!(
+                errors.iter().all(|e| !e.detail.trim().is_empty()),
+                "every error says what is wrong in a non-empty detail: {errors:?}"
+            );
+            pointers(&errors).into_iter().map(str::to_owned).collect()
+        }
+    }
+}
+
+/// `request` validated, which must succeed.
+fn valid(request: NewProductRequest) -> ValidProduct {
+    // Long enough to recognise the request, short enough to read.
+    let shown: String = format!("{request:?}").chars().take(160).collect();
+    match request.validate() {
+        Ok(product) => product,
+        Err(errors) => panic!("{shown} keeps every rule, yet was refused: {errors:?}"),
+    }
 }
 
 #[test]
 fn a_valid_request_becomes_a_valid_product() {
-    let product = good().validate().unwrap();
+    let product = valid(good());
     assert_eq!(product.sku(), "DESK-OAK-01");
     assert_eq!(product.name(), "Oak desk");
     assert_eq!(product.price_minor(), 24_999);
@@ -44,28 +59,37 @@ fn a_valid_request_becomes_a_valid_product() {
 
 #[test]
 fn values_are_normalised_before_they_are_checked() {
-    let product = NewProductRequest {
+    let product = valid(NewProductRequest {
         sku: "  desk-oak-01 ".into(),
         name: "\t Oak \n\n  desk  ".into(),
         description: Some("  Solid oak.  ".into()),
         ..good()
-    }
-    .validate()
-    .unwrap();
-    assert_eq!(product.sku(), "DESK-OAK-01");
-    assert_eq!(product.name(), "Oak desk");
-    assert_eq!(product.description(), "Solid oak.");
+    });
+    assert_eq!(
+        product.sku(),
+        "DESK-OAK-01",
+        "the SKU is trimmed and upper-cased"
+    );
+    assert_eq!(
+        product.name(),
+        "Oak desk",
+        "the name is trimmed and each run of whitespace is one space (a tab and a newline are \
+         whitespace before they are control characters)"
+    );
+    assert_eq!(
+        product.description(),
+        "Solid oak.",
+        "the description is trimmed"
+    );
 }
 
 #[test]
 fn an_absent_description_is_empty() {
-    let product = NewProductRequest {
+    let product = valid(NewProductRequest {
         description: None,
         ..good()
-    }
-    .validate()
-    .unwrap();
-    assert_eq!(product.description(), "");
+    });
+    assert_eq!(product.description(), "", "an absent description is empty");
 }
 
 #[test]
@@ -85,7 +109,8 @@ fn every_broken_rule_is_reported_at_once_in_field_order() {
             "#/price_minor",
             "#/category",
             "#/description"
-        ]
+        ],
+        "five broken fields: five errors, in field order, not only the first"
     );
 }
 
@@ -104,25 +129,45 @@ fn sku_rules() {
             sku: sku.into(),
             ..good()
         };
-        assert_eq!(broken(request), ["#/sku"], "{sku:?}");
+        assert_eq!(broken(request), ["#/sku"], "{sku:?} is not a SKU");
     }
     for sku in ["abc", &"A".repeat(32), "A-1-B"] {
+        valid(NewProductRequest {
+            sku: sku.into(),
+            ..good()
+        });
+    }
+}
+
+#[test]
+fn sku_upper_casing_is_ascii_only() {
+    // Unicode upper-casing turns `ß` into `SS` and the dotless `ı` into `I`, which would let
+    // these through as MASS-1 and INK-1; the brief upper-cases ASCII letters only.
+    for sku in ["maß-1", "ınk-1", "ﬀ-12"] {
         let request = NewProductRequest {
             sku: sku.into(),
             ..good()
         };
-        assert!(request.validate().is_ok(), "{sku:?}");
+        assert_eq!(
+            broken(request),
+            ["#/sku"],
+            "{sku:?} upper-cases (ASCII only) to a SKU with a letter outside A-Z"
+        );
     }
 }
 
 #[test]
 fn name_rules_count_characters_not_bytes() {
     let just_fits = "é".repeat(MAX_NAME_CHARS);
-    let request = NewProductRequest {
+    let product = valid(NewProductRequest {
         name: just_fits.clone(),
         ..good()
-    };
-    assert_eq!(request.validate().unwrap().name(), just_fits);
+    });
+    assert_eq!(
+        product.name(),
+        just_fits,
+        "{MAX_NAME_CHARS} characters is a name, however many bytes"
+    );
     for name in [
         "".to_owned(),
         "é".repeat(MAX_NAME_CHARS + 1),
@@ -133,8 +178,22 @@ fn name_rules_count_characters_not_bytes() {
             name: name.clone(),
             ..good()
         };
-        assert_eq!(broken(request), ["#/name"], "{name:?}");
+        assert_eq!(broken(request), ["#/name"], "{name:?} is not a name");
     }
+}
+
+#[test]
+fn every_kind_of_whitespace_in_a_name_becomes_one_space() {
+    let product = valid(NewProductRequest {
+        name: "\u{a0}Oak\u{a0}\u{3000}desk\u{2003}".into(),
+        ..good()
+    });
+    assert_eq!(
+        product.name(),
+        "Oak desk",
+        "whitespace is char::is_whitespace: no-break (U+00A0), em (U+2003) and ideographic \
+         (U+3000) spaces too"
+    );
 }
 
 #[test]
@@ -144,14 +203,17 @@ fn price_rules() {
             price_minor,
             ..good()
         };
-        assert_eq!(broken(request), ["#/price_minor"], "{price_minor}");
+        assert_eq!(
+            broken(request),
+            ["#/price_minor"],
+            "{price_minor} is outside 1 to {MAX_PRICE_MINOR}"
+        );
     }
     for price_minor in [1, MAX_PRICE_MINOR] {
-        let request = NewProductRequest {
+        valid(NewProductRequest {
             price_minor,
             ..good()
-        };
-        assert!(request.validate().is_ok(), "{price_minor}");
+        });
     }
 }
 
@@ -159,6 +221,8 @@ fn price_rules() {
 fn category_rules() {
     for category in [
         "",
+        " desks",
+        "desks ",
         "Desks",
         "home audio",
         "home--audio",
@@ -170,24 +234,32 @@ fn category_rules() {
             category: category.into(),
             ..good()
         };
-        assert_eq!(broken(request), ["#/category"], "{category:?}");
+        assert_eq!(
+            broken(request),
+            ["#/category"],
+            "{category:?} is not a slug, and a slug is not normalised"
+        );
     }
     for category in ["desks", "home-audio", "4k-tvs"] {
-        let request = NewProductRequest {
+        valid(NewProductRequest {
             category: category.into(),
             ..good()
-        };
-        assert!(request.validate().is_ok(), "{category:?}");
+        });
     }
 }
 
 #[test]
 fn description_length_is_counted_after_trimming() {
-    let request = NewProductRequest {
+    let product = valid(NewProductRequest {
         description: Some(format!("  {}  ", "é".repeat(MAX_DESCRIPTION_CHARS))),
         ..good()
-    };
-    assert!(request.validate().is_ok());
+    });
+    assert_eq!(
+        product.description().chars().count(),
+        MAX_DESCRIPTION_CHARS,
+        "{MAX_DESCRIPTION_CHARS} characters between spaces fit: the length is counted after \
+         trimming, in characters"
+    );
 }
 
 #[test]
@@ -196,7 +268,7 @@ fn try_from_is_the_same_check() {
         price_minor: -5,
         ..good()
     })
-    .unwrap_err();
+    .expect_err("a negative price is refused through TryFrom too");
     assert_eq!(pointers(&errors), ["#/price_minor"]);
 }
 
@@ -208,5 +280,147 @@ fn a_json_body_with_an_unknown_member_is_refused_before_validation() {
     assert!(serde_json::from_str::<NewProductRequest>(typo).is_err());
     let ok = r#"{"sku":"desk-1","name":"Desk","price_minor":100,"category":"desks"}"#;
     let request: NewProductRequest = serde_json::from_str(ok).unwrap();
-    assert_eq!(request.validate().unwrap().sku(), "DESK-1");
+    assert_eq!(valid(request).sku(), "DESK-1");
+}
+
+/// For each field, values that break its rule and values that keep it, edges included.
+fn sku(valid: bool) -> BoxedStrategy<String> {
+    if valid {
+        prop::sample::select(vec![
+            "abc",
+            " desk-oak-01 ",
+            "A-1-B",
+            "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+        ])
+        .prop_map(str::to_owned)
+        .boxed()
+    } else {
+        prop::sample::select(vec![
+            "", "AB", "-AB", "AB-", "A--B", "A B", "maß-1", "\u{0}ABC",
+        ])
+        .prop_map(str::to_owned)
+        .boxed()
+    }
+}
+
+fn name(valid: bool) -> BoxedStrategy<String> {
+    if valid {
+        prop::sample::select(vec![
+            "x".to_owned(),
+            " Oak \t desk ".to_owned(),
+            "é".repeat(MAX_NAME_CHARS),
+        ])
+        .boxed()
+    } else {
+        prop::sample::select(vec![
+            "".to_owned(),
+            " \n ".to_owned(),
+            "a\u{1}b".to_owned(),
+            "é".repeat(MAX_NAME_CHARS + 1),
+        ])
+        .boxed()
+    }
+}
+
+fn price(valid: bool) -> BoxedStrategy<i64> {
+    if valid {
+        prop_oneof![Just(1), Just(MAX_PRICE_MINOR), 1..=MAX_PRICE_MINOR].boxed()
+    } else {
+        prop_oneof![
+            Just(0),
+            Just(i64::MIN),
+            Just(MAX_PRICE_MINOR + 1),
+            Just(i64::MAX),
+            i64::MIN..=0
+        ]
+        .boxed()
+    }
+}
+
+fn category(valid: bool) -> BoxedStrategy<String> {
+    if valid {
+        prop::sample::select(vec!["a", "desks", "home-audio", "4k-tvs"])
+            .prop_map(str::to_owned)
+            .boxed()
+    } else {
+        prop::sample::select(vec!["", "-", "Desks", "home_audio", "a--b", " a", "é"])
+            .prop_map(str::to_owned)
+            .boxed()
+    }
+}
+
+fn description(valid: bool) -> BoxedStrategy<Option<String>> {
+    if valid {
+        prop_oneof![
+            Just(None),
+            Just(Some(String::new())),
+            Just(Some(format!(" {} ", "é".repeat(MAX_DESCRIPTION_CHARS))))
+        ]
+        .boxed()
+    } else {
+        Just(Some("é".repeat(MAX_DESCRIPTION_CHARS + 1))).boxed()
+    }
+}
+
+/// A request and the pointers of the fields it breaks, in field order.
+fn any_request() -> impl Strategy<Value = (NewProductRequest, Vec<&'static str>)> {
+    any::<[bool; 5]>().prop_flat_map(|ok| {
+        let broken: Vec<&'static str> = [
+            "#/sku",
+            "#/name",
+            "#/price_minor",
+            "#/category",
+            "#/description",
+        ]
+        .into_iter()
+        .zip(ok)
+        .filter(|(_, ok)| !ok)
+        .map(|(pointer, _)| pointer)
+        .collect();
+        (
+            sku(ok[0]),
+            name(ok[1]),
+            price(ok[2]),
+            category(ok[3]),
+            description(ok[4]),
+        )
+            .prop_map(move |(sku, name, price_minor, category, description)| {
+                (
+                    NewProductRequest {
+                        sku,
+                        name,
+                        price_minor,
+                        category,
+                        description,
+                    },
+                    broken.clone(),
+                )
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        max_shrink_iters: 1024,
+        ..ProptestConfig::default()
+    })]
+
+    /// Any mix of broken and sound fields: exactly the broken ones are reported, once each, in
+    /// field order, each with a detail; a request with none broken is valid.
+    #[test]
+    fn exactly_the_broken_fields_are_reported_in_field_order((request, expected) in any_request()) {
+        match request.clone().validate() {
+            Ok(_) => prop_assert!(
+                expected.is_empty(), "{:?} breaks {:?} but was accepted", request, expected
+            ),
+            Err(errors) => {
+                prop_assert_eq!(pointers(&errors), expected, "for {:?}", request);
+                prop_assert!(
+                    errors.iter().all(|e| !e.detail.trim().is_empty()),
+                    "every error says what is wrong in a non-empty detail: {:?}", errors
+                );
+            }
+        }
+    }
 }

@@ -1,14 +1,17 @@
-//! Exercise 06, security practices: a token bucket, a login throttle and a safe query builder.
+//! Exercise 06, security practices: a token bucket, a login throttle and the address checks
+//! that stop server-side request forgery (SSRF).
 //!
-//! This is the reference solution. Read it after you have tried: `hints/` comes first.
+//! This is the reference solution. Read it after you have tried: `hints/` comes first. The
+//! public API is the stub's, item for item; only the bodies and the private helpers differ.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
+use url::{Host, Url};
 
 // ANCHOR: clock
 /// A source of the current time, as a `Duration` since some fixed moment (the clock's epoch).
@@ -39,6 +42,10 @@ impl Clock for ManualClock {
 }
 // ANCHOR_END: clock
 
+// ---------------------------------------------------------------------------------------------
+// Part (a): the token bucket
+// ---------------------------------------------------------------------------------------------
+
 // ANCHOR: bucket
 /// Why [`TokenBucket::try_acquire`] said no.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -53,9 +60,18 @@ pub enum Denied {
 
 /// A token bucket that gains one token every `period`, up to `capacity`.
 ///
-/// Time comes from the clock `C`. Tokens are whole numbers and arrive at whole periods, so the
-/// arithmetic is exact: over any stretch of time the bucket hands out at most
-/// `capacity + elapsed / period` tokens.
+/// The rules, which the tests check exactly:
+///
+/// - A new bucket is full.
+/// - Tokens are whole and arrive at whole periods: one token `period` after the last one
+///   arrived, the next `period` after that, and so on. Nothing is rounded, so over any
+///   stretch of time the bucket hands out at most `capacity + elapsed / period` tokens
+///   (integer division), the property the tests check on random traffic.
+/// - A full bucket earns nothing: when the bucket becomes (or already is) full, time spent
+///   full does not count towards the next token. After taking a token from a full bucket,
+///   the next one arrives `period` later, not sooner.
+/// - However long the bucket sat idle (billions of periods), it is simply full again.
+/// - Time comes from the clock `C` only. Read it once per call.
 #[derive(Debug)]
 pub struct TokenBucket<C: Clock> {
     capacity: u32,
@@ -97,10 +113,11 @@ impl<C: Clock> TokenBucket<C> {
         self.capacity
     }
 
-    /// Brings `tokens` and `last` up to date with the clock.
+    /// Brings `tokens` and `last` up to date with the clock, and returns its reading.
     fn refill(&mut self) -> Duration {
         let now = self.clock.now();
         let elapsed = now.saturating_sub(self.last);
+        // A u128: after a long idle stretch with a short period, far more than u32::MAX.
         let earned = elapsed.as_nanos() / self.period.as_nanos();
         if u128::from(self.tokens) + earned >= u128::from(self.capacity) {
             self.tokens = self.capacity;
@@ -114,13 +131,14 @@ impl<C: Clock> TokenBucket<C> {
         now
     }
 
-    /// How many tokens the bucket holds now.
+    /// How many tokens the bucket holds now (0 to `capacity`).
     pub fn available(&mut self) -> u32 {
         self.refill();
         self.tokens
     }
 
-    /// How long until the bucket holds `n` tokens: zero if it does now.
+    /// How long until the bucket holds `n` tokens: `Duration::ZERO` if it holds them now.
+    /// `Denied::TooMany` if `n` is more than the capacity. Takes nothing.
     pub fn time_until(&mut self, n: u32) -> Result<Duration, Denied> {
         if n > self.capacity {
             return Err(Denied::TooMany {
@@ -136,7 +154,9 @@ impl<C: Clock> TokenBucket<C> {
         Ok((self.last + self.period * missing).saturating_sub(now))
     }
 
-    /// Takes `n` tokens if the bucket holds them, and returns how many are left.
+    /// Takes `n` tokens if the bucket holds them and returns how many are left. Otherwise
+    /// takes nothing and returns `Denied::Wait` with [`time_until`](Self::time_until)`(n)`,
+    /// or `Denied::TooMany` if `n` is more than the capacity. `try_acquire(0)` always succeeds.
     pub fn try_acquire(&mut self, n: u32) -> Result<u32, Denied> {
         match self.time_until(n)? {
             Duration::ZERO => {
@@ -149,6 +169,10 @@ impl<C: Clock> TokenBucket<C> {
 }
 // ANCHOR_END: bucket
 
+// ---------------------------------------------------------------------------------------------
+// Part (b): the login throttle
+// ---------------------------------------------------------------------------------------------
+
 // ANCHOR: throttle
 /// The knobs of [`LoginThrottle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +183,7 @@ pub struct ThrottlePolicy {
     pub base_lockout: Duration,
     /// The longest lock.
     pub max_lockout: Duration,
-    /// Failures one address may have, over all accounts, within `ip_window`.
+    /// Failures one address may have, over all accounts, within `ip_window`: at least 1.
     pub ip_limit: u32,
     pub ip_window: Duration,
 }
@@ -180,7 +204,13 @@ struct AccountRecord {
 }
 
 /// Counts failed logins per account and per address. Times are `Duration`s from a clock's
-/// epoch, passed in by the caller.
+/// epoch, passed in by the caller; they never go backwards.
+///
+/// A login endpoint calls [`check`](Self::check) first, and checks the password only if it
+/// passes; then [`record_failure`](Self::record_failure) or
+/// [`record_success`](Self::record_success). Attempts that run at the same time can all pass
+/// `check` before any of them records its failure, so an address can end up with more than
+/// `ip_limit` failures in its window.
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
@@ -190,7 +220,14 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// # Panics
+    ///
+    /// If `policy.ip_limit` is 0: it would refuse every address before its first attempt.
     pub fn new(policy: ThrottlePolicy) -> Self {
+        assert!(
+            policy.ip_limit > 0,
+            "an ip_limit of 0 refuses every login; allow at least 1 failure"
+        );
         LoginThrottle {
             policy,
             accounts: HashMap::new(),
@@ -198,17 +235,34 @@ impl LoginThrottle {
         }
     }
 
+    /// May this attempt be checked at `now`? Two checks, the address first:
+    ///
+    /// - If `ip` has `ip_limit` or more failures in the window `(now - ip_window, now]` (a
+    ///   failure at exactly `now - ip_window` has left it): `Refused::Address`, whatever the
+    ///   account. Its `retry_after` is exactly how long until fewer than `ip_limit` of them
+    ///   are left in the window, if no more are recorded: waiting it is always enough, and a
+    ///   moment less is not.
+    /// - Then the account: if it is locked after `now`, `Refused::Account` with the time left.
+    ///
+    /// Account names are compared after trimming whitespace and lower-casing: `" Ada"` and
+    /// `"ada"` are one account.
     pub fn check(&mut self, account: &str, ip: IpAddr, now: Duration) -> Result<(), Refused> {
         let window = self.policy.ip_window;
+        let limit = self.policy.ip_limit as usize;
         if let Some(failures) = self.addresses.get_mut(&ip) {
             while failures.front().is_some_and(|&at| at + window <= now) {
                 failures.pop_front();
             }
-            if failures.len() >= self.policy.ip_limit as usize
-                && let Some(&oldest) = failures.front()
+            // The address is under its limit again when only `limit - 1` failures remain,
+            // that is when the `limit`-th newest leaves. Concurrent attempts can leave more
+            // than `limit` in the window, so that is not always the oldest.
+            if let Some(&leaving) = failures
+                .len()
+                .checked_sub(limit)
+                .and_then(|i| failures.get(i))
             {
                 return Err(Refused::Address {
-                    retry_after: oldest + window - now,
+                    retry_after: leaving + window - now,
                 });
             }
         }
@@ -222,19 +276,32 @@ impl LoginThrottle {
         Ok(())
     }
 
+    /// A failed login at `now`: counts against `ip` and against `account`.
+    ///
+    /// The account's `free_failures` first failures cost nothing. Failure number
+    /// `free_failures + k` (k = 1, 2, ...) locks the account until
+    /// `now + base_lockout × 2^(k-1)`, capped at `max_lockout` (mind overflow: thousands of
+    /// failures, or `free_failures` of `u32::MAX`, must not panic).
     pub fn record_failure(&mut self, account: &str, ip: IpAddr, now: Duration) {
         self.addresses.entry(ip).or_default().push_back(now);
+        let policy = &self.policy;
         let record = self.accounts.entry(account_key(account)).or_default();
         record.failures = record.failures.saturating_add(1);
-        if let Some(past_free) = record.failures.checked_sub(self.policy.free_failures + 1) {
+        if let Some(past_free) = record
+            .failures
+            .checked_sub(policy.free_failures)
+            .and_then(|k| k.checked_sub(1))
+        {
             let lockout = 2u32
                 .checked_pow(past_free)
-                .and_then(|factor| self.policy.base_lockout.checked_mul(factor))
-                .map_or(self.policy.max_lockout, |d| d.min(self.policy.max_lockout));
-            record.locked_until = now + lockout;
+                .and_then(|factor| policy.base_lockout.checked_mul(factor))
+                .map_or(policy.max_lockout, |d| d.min(policy.max_lockout));
+            record.locked_until = now.saturating_add(lockout);
         }
     }
 
+    /// A successful login: the account's failures and lock are forgotten. The address's
+    /// failures are not (one success in a spray must not wipe the slate).
     pub fn record_success(&mut self, account: &str) {
         self.accounts.remove(&account_key(account));
     }
@@ -245,231 +312,175 @@ fn account_key(account: &str) -> String {
 }
 // ANCHOR_END: throttle
 
-// ANCHOR: schema
-/// A table the query builder may read, and its columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Table {
-    pub name: &'static str,
-    pub columns: &'static [&'static str],
+// ---------------------------------------------------------------------------------------------
+// Part (c): SSRF, the address checks of a server that fetches URLs for its users
+// ---------------------------------------------------------------------------------------------
+
+// ANCHOR: ssrf_types
+/// Why an address must not be fetched on a user's behalf: the range it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Internal {
+    /// `127.0.0.0/8` and `::1`: this machine.
+    Loopback,
+    /// `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16` (RFC 1918) and the IPv6 unique-local
+    /// addresses `fc00::/7`: the private network behind the server.
+    Private,
+    /// `169.254.0.0/16` and `fe80::/10`. `169.254.169.254` is the cloud metadata service,
+    /// which hands out the machine's credentials: the classic SSRF prize.
+    LinkLocal,
+    /// `100.64.0.0/10`, the shared address space of carrier-grade NAT (RFC 6598).
+    CarrierGradeNat,
+    /// `192.0.2.0/24`, `198.51.100.0/24`, `203.0.113.0/24` (RFC 5737) and `2001:db8::/32`
+    /// (RFC 3849): reserved for examples, never a real server.
+    Documentation,
+    /// Where no fetch should go: `0.0.0.0/8` ("this network"; a connection to `0.0.0.0`
+    /// reaches this machine on Linux and macOS), multicast `224.0.0.0/4`, the reserved
+    /// `240.0.0.0/4` with the broadcast address `255.255.255.255`; `::` and multicast
+    /// `ff00::/8`.
+    NonRoutable,
 }
 
-/// Every table and column the builder knows: its allow-list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schema {
-    pub tables: &'static [Table],
-}
-
-/// The shop's readable tables.
-pub const SHOP: Schema = Schema {
-    tables: &[
-        Table {
-            name: "products",
-            columns: &["id", "name", "category", "price_cents", "published"],
-        },
-        Table {
-            name: "reviews",
-            columns: &["id", "product_id", "rating", "body"],
-        },
-    ],
-};
-
-/// A value for a bind parameter.
+/// Where a fetch of a URL would go, as far as the URL itself tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Int(i64),
-    Text(String),
-    Bool(bool),
+pub enum Target {
+    /// The host is an IP address, and a public one: connect to exactly this.
+    Addr(SocketAddr),
+    /// The host is a name: resolve it, then give every address of the answer to [`pin`].
+    Name { host: String, port: u16 },
 }
 
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_owned())
-    }
-}
-
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-
-/// Sort order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Asc,
-    Desc,
-}
-
-/// Why a query could not be built.
+/// Why a URL, or the addresses its host resolved to, will not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum QueryError {
-    #[error("unknown table {0:?}")]
-    UnknownTable(String),
-    #[error("table {table} has no column {column:?}")]
-    UnknownColumn { table: &'static str, column: String },
-    #[error("limit must be 1 to {max}, not {got}", max = Select::MAX_LIMIT)]
-    Limit { got: u32 },
+pub enum FetchRefused {
+    #[error("not a URL: {0}")]
+    BadUrl(#[from] url::ParseError),
+    #[error("scheme {0} is not allowed (http and https only)")]
+    Scheme(String),
+    #[error("URLs with a user name or password are not allowed")]
+    Credentials,
+    #[error("{addr} is an internal address ({kind:?})")]
+    Internal { addr: IpAddr, kind: Internal },
+    #[error("the host resolved to no address")]
+    Unresolved,
+}
+// ANCHOR_END: ssrf_types
+
+// ANCHOR: ssrf
+/// Which kind of internal address `ip` is, or `None` for a public one: the ranges listed on
+/// [`Internal`], and nothing else.
+///
+/// An IPv4-mapped IPv6 address, `::ffff:a.b.c.d`, is the IPv4 address `a.b.c.d` written for an
+/// IPv6 socket, and a connection to it reaches that IPv4 address: judge it as that address.
+pub fn internal_kind(ip: IpAddr) -> Option<Internal> {
+    match ip {
+        IpAddr::V4(v4) => internal_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => internal_v4(v4),
+            None => internal_v6(v6),
+        },
+    }
 }
 
-/// SQL text and the values for its `$1`, `$2`, ... placeholders, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    pub sql: String,
-    pub binds: Vec<Value>,
+fn internal_v4(ip: Ipv4Addr) -> Option<Internal> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some(Internal::Loopback)
+    } else if ip.is_private() {
+        Some(Internal::Private)
+    } else if ip.is_link_local() {
+        Some(Internal::LinkLocal)
+    } else if a == 100 && (64..128).contains(&b) {
+        Some(Internal::CarrierGradeNat)
+    } else if ip.is_documentation() {
+        Some(Internal::Documentation)
+    } else if a == 0 || a >= 224 {
+        // 0/8, then 224/4 and 240/4 together: every address from 224.0.0.0 up.
+        Some(Internal::NonRoutable)
+    } else {
+        None
+    }
 }
 
-/// A condition of the `WHERE` clause.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Filter {
-    Eq(&'static str, Value),
-    Contains(&'static str, String),
+fn internal_v6(ip: Ipv6Addr) -> Option<Internal> {
+    let [first, second, ..] = ip.segments();
+    if ip.is_loopback() {
+        Some(Internal::Loopback)
+    } else if ip.is_unique_local() {
+        Some(Internal::Private)
+    } else if ip.is_unicast_link_local() {
+        Some(Internal::LinkLocal)
+    } else if first == 0x2001 && second == 0x0db8 {
+        Some(Internal::Documentation)
+    } else if ip.is_unspecified() || ip.is_multicast() {
+        Some(Internal::NonRoutable)
+    } else {
+        None
+    }
 }
 
-/// A `SELECT` on one table, built step by step. Each step checks its input and returns a
-/// `Result`, so a chain reads `Select::from(&SHOP, "products")?.column("name")?...`.
-#[derive(Debug, Clone)]
-pub struct Select {
-    table: &'static Table,
-    columns: Vec<&'static str>,
-    filters: Vec<Filter>,
-    order: Option<(&'static str, Direction)>,
-    limit: Option<u32>,
-}
-// ANCHOR_END: schema
-
-// ANCHOR: builder
-impl Select {
-    pub const MAX_LIMIT: u32 = 100;
-
-    pub fn from(schema: &Schema, table: &str) -> Result<Select, QueryError> {
-        let table = schema
-            .tables
-            .iter()
-            .find(|t| t.name == table)
-            .ok_or_else(|| QueryError::UnknownTable(table.to_owned()))?;
-        Ok(Select {
-            table,
-            columns: Vec::new(),
-            filters: Vec::new(),
-            order: None,
-            limit: None,
-        })
+/// The first checks of a URL a user asked the server to fetch, before any DNS lookup, in this
+/// order:
+///
+/// 1. `raw` parses with [`url::Url::parse`], else `FetchRefused::BadUrl`. That parser follows the
+///    WHATWG URL standard, as browsers and `reqwest` do, so every later check judges what the
+///    client will really connect to, never the text: `http://2130706433/`, `http://0x7f.1/`
+///    and `http://127.1/` all have the host 127.0.0.1, and in `http://127.0.0.1\@example.com/`
+///    the host is 127.0.0.1, not example.com.
+/// 2. The scheme is `http` or `https`, else `FetchRefused::Scheme` with the scheme as the
+///    parser has it (lower case): no `file:`, `gopher:`, `ftp:`, `javascript:`.
+/// 3. No user name and no password (`Url::username` empty, `Url::password` `None`), else
+///    `FetchRefused::Credentials`: `http://trusted.example@169.254.169.254/` is a request to
+///    169.254.169.254 that a reader of the text may take for one to `trusted.example`.
+/// 4. An IP address as the host must be public ([`internal_kind`] is `None`), else
+///    `FetchRefused::Internal` with the address and its kind; a public one is
+///    `Target::Addr` with the port. A domain name is `Target::Name` with the host as the
+///    parser normalised it (lower case, international names in punycode) and the port.
+///
+/// The port is the URL's, or the scheme's default: 80 for `http`, 443 for `https`.
+pub fn check_url(raw: &str) -> Result<Target, FetchRefused> {
+    let url = Url::parse(raw)?;
+    let default_port = match url.scheme() {
+        "http" => 80,
+        "https" => 443,
+        other => return Err(FetchRefused::Scheme(other.to_owned())),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(FetchRefused::Credentials);
     }
-
-    /// The schema's own copy of `column`: what goes into the SQL is never the caller's string.
-    fn known(&self, column: &str) -> Result<&'static str, QueryError> {
-        self.table
-            .columns
-            .iter()
-            .copied()
-            .find(|&c| c == column)
-            .ok_or_else(|| QueryError::UnknownColumn {
-                table: self.table.name,
-                column: column.to_owned(),
-            })
-    }
-
-    pub fn column(mut self, column: &str) -> Result<Select, QueryError> {
-        let column = self.known(column)?;
-        self.columns.push(column);
-        Ok(self)
-    }
-
-    pub fn filter_eq(
-        mut self,
-        column: &str,
-        value: impl Into<Value>,
-    ) -> Result<Select, QueryError> {
-        let column = self.known(column)?;
-        self.filters.push(Filter::Eq(column, value.into()));
-        Ok(self)
-    }
-
-    pub fn filter_contains(mut self, column: &str, text: &str) -> Result<Select, QueryError> {
-        let column = self.known(column)?;
-        self.filters.push(Filter::Contains(column, text.to_owned()));
-        Ok(self)
-    }
-
-    pub fn order_by(mut self, column: &str, direction: Direction) -> Result<Select, QueryError> {
-        let column = self.known(column)?;
-        self.order = Some((column, direction));
-        Ok(self)
-    }
-
-    pub fn limit(mut self, limit: u32) -> Result<Select, QueryError> {
-        if !(1..=Self::MAX_LIMIT).contains(&limit) {
-            return Err(QueryError::Limit { got: limit });
+    let port = url.port().unwrap_or(default_port);
+    let ip = match url.host() {
+        Some(Host::Domain(name)) => {
+            return Ok(Target::Name {
+                host: name.to_owned(),
+                port,
+            });
         }
-        self.limit = Some(limit);
-        Ok(self)
-    }
-
-    pub fn build(self) -> Query {
-        let mut binds = Vec::new();
-        let columns = if self.columns.is_empty() {
-            self.table.columns
-        } else {
-            &self.columns[..]
-        };
-        let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-        let mut sql = format!("SELECT {} FROM {}", list.join(", "), quote(self.table.name));
-        let mut conditions = Vec::new();
-        for filter in self.filters {
-            match filter {
-                Filter::Eq(column, value) => {
-                    binds.push(value);
-                    conditions.push(format!("{} = ${}", quote(column), binds.len()));
-                }
-                Filter::Contains(column, text) => {
-                    binds.push(Value::Text(format!("%{}%", escape_like(&text))));
-                    conditions.push(format!(
-                        "{} ILIKE ${} ESCAPE '\\'",
-                        quote(column),
-                        binds.len()
-                    ));
-                }
-            }
-        }
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
-        if let Some((column, direction)) = self.order {
-            let direction = match direction {
-                Direction::Asc => "ASC",
-                Direction::Desc => "DESC",
-            };
-            sql.push_str(&format!(" ORDER BY {} {direction}", quote(column)));
-        }
-        if let Some(limit) = self.limit {
-            binds.push(Value::Int(i64::from(limit)));
-            sql.push_str(&format!(" LIMIT ${}", binds.len()));
-        }
-        Query { sql, binds }
+        Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+        // The parser gives every http and https URL a host; this is here for the types.
+        None => return Err(FetchRefused::BadUrl(url::ParseError::EmptyHost)),
+    };
+    match internal_kind(ip) {
+        Some(kind) => Err(FetchRefused::Internal { addr: ip, kind }),
+        None => Ok(Target::Addr(SocketAddr::new(ip, port))),
     }
 }
 
-/// `"name"`: quoted, so a column called `order` or `user` is still a column.
-fn quote(identifier: &str) -> String {
-    format!("\"{identifier}\"")
-}
-
-/// Escapes `text` for a LIKE pattern with `ESCAPE '\'`: `\`, `%` and `_`, in that order.
-pub fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
+/// The last check before connecting to a `Target::Name`: `resolved` is the DNS answer for the
+/// name, in the resolver's order, and `port` the target's.
+///
+/// Every address must be public, not only the first: a client may try any of them. The first
+/// internal one, in order, is `FetchRefused::Internal`; an empty answer is
+/// `FetchRefused::Unresolved`. Otherwise the answer is the first address with `port`: connect
+/// to that address and no other. Resolving the name a second time, as an HTTP client given the
+/// URL would, could answer differently (DNS rebinding) and undo the check.
+pub fn pin(port: u16, resolved: &[IpAddr]) -> Result<SocketAddr, FetchRefused> {
+    for &addr in resolved {
+        if let Some(kind) = internal_kind(addr) {
+            return Err(FetchRefused::Internal { addr, kind });
         }
-        out.push(c);
     }
-    out
+    let first = resolved.first().ok_or(FetchRefused::Unresolved)?;
+    Ok(SocketAddr::new(*first, port))
 }
-// ANCHOR_END: builder
+// ANCHOR_END: ssrf

@@ -1,29 +1,33 @@
-//! Exercise 06, security practices: a token bucket, a login throttle and a safe query builder.
+//! Exercise 06, security practices: a token bucket, a login throttle, and the address checks
+//! that stop server-side request forgery (SSRF).
 //!
 //! This is the only file you edit. Replace every `todo!()` until `cargo test -p exercise-06`
 //! passes; run one part at a time with `--test part_a_token_bucket`, `--test
-//! part_b_login_throttle` or `--test part_c_query_builder`. The brief is book chapter 06,
-//! section "Exercise". Stuck? `cargo xtask hint 06` shows graded hints one level at a time
-//! (they are also in `hints/1.md`, `2.md`, `3.md`).
+//! part_b_login_throttle` or `--test part_c_ssrf`. The brief is book chapter 06, section
+//! "Exercise", and the doc comments below. Stuck? `cargo xtask hint 06 a` (or `b`, `c`) shows
+//! that part's hints one level at a time.
 //!
 //! Three parts, independent of each other:
 //! - (a) [`TokenBucket`]: a rate limiter with an injected [`Clock`], exact to the nanosecond,
 //!   checked by property tests over random traffic.
 //! - (b) [`LoginThrottle`]: failed logins counted per account (a lock that doubles) and per
 //!   address (a sliding log of failure times).
-//! - (c) [`Select`]: a query builder that cannot be injected: table and column names come only
-//!   from an allow-list, values only as bind parameters.
+//! - (c) [`internal_kind`], [`check_url`] and [`pin`]: the checks a server that fetches URLs
+//!   for its users (webhooks, link previews, image imports) makes so that nobody can point it
+//!   at its own network. Pure functions: the DNS answer is an argument, and no test needs the
+//!   network.
 //!
 //! Everything that is not a `todo!()` (the clock, the types, the constructors) is given: read
 //! it, it is part of the brief. Add private helper functions and change private fields as you
-//! like; the tests use only the public API.
+//! like; the tests use only the public API. The crates at hand are `thiserror` and `url`
+//! (`url::Url::parse`, then `Url::scheme`, `username`, `password`, `host` and `port`).
 
 // Stub bodies ignore their parameters and leave fields unread; this line goes away with the
 // solution.
 #![allow(unused_variables, dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -59,6 +63,10 @@ impl Clock for ManualClock {
 }
 // ANCHOR_END: clock
 
+// ---------------------------------------------------------------------------------------------
+// Part (a): the token bucket
+// ---------------------------------------------------------------------------------------------
+
 // ANCHOR: bucket
 /// Why [`TokenBucket::try_acquire`] said no.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -83,6 +91,7 @@ pub enum Denied {
 /// - A full bucket earns nothing: when the bucket becomes (or already is) full, time spent
 ///   full does not count towards the next token. After taking a token from a full bucket,
 ///   the next one arrives `period` later, not sooner.
+/// - However long the bucket sat idle (billions of periods), it is simply full again.
 /// - Time comes from the clock `C` only. Read it once per call.
 #[derive(Debug)]
 pub struct TokenBucket<C: Clock> {
@@ -90,7 +99,8 @@ pub struct TokenBucket<C: Clock> {
     period: Duration,
     /// Tokens in the bucket as of `last`.
     tokens: u32,
-    /// The clock's reading when `tokens` was last brought up to date.
+    /// When the tokens were last brought up to date: the moment the last counted token
+    /// arrived (so a partly earned token is not lost), or the moment the bucket was full.
     last: Duration,
     clock: C,
 }
@@ -126,23 +136,33 @@ impl<C: Clock> TokenBucket<C> {
 
     /// How many tokens the bucket holds now (0 to `capacity`).
     pub fn available(&mut self) -> u32 {
-        todo!("exercise 06 (a): see book chapter 06, Exercise")
+        todo!(
+            "exercise 06, part a, TokenBucket::available: see book chapter 06, section 'Exercise'"
+        )
     }
 
     /// How long until the bucket holds `n` tokens: `Duration::ZERO` if it holds them now.
     /// `Denied::TooMany` if `n` is more than the capacity. Takes nothing.
     pub fn time_until(&mut self, n: u32) -> Result<Duration, Denied> {
-        todo!("exercise 06 (a): see book chapter 06, Exercise")
+        todo!(
+            "exercise 06, part a, TokenBucket::time_until: see book chapter 06, section 'Exercise'"
+        )
     }
 
     /// Takes `n` tokens if the bucket holds them and returns how many are left. Otherwise
     /// takes nothing and returns `Denied::Wait` with [`time_until`](Self::time_until)`(n)`,
     /// or `Denied::TooMany` if `n` is more than the capacity. `try_acquire(0)` always succeeds.
     pub fn try_acquire(&mut self, n: u32) -> Result<u32, Denied> {
-        todo!("exercise 06 (a): see book chapter 06, Exercise")
+        todo!(
+            "exercise 06, part a, TokenBucket::try_acquire: see book chapter 06, section 'Exercise'"
+        )
     }
 }
 // ANCHOR_END: bucket
+
+// ---------------------------------------------------------------------------------------------
+// Part (b): the login throttle
+// ---------------------------------------------------------------------------------------------
 
 // ANCHOR: throttle
 /// The knobs of [`LoginThrottle`].
@@ -154,7 +174,7 @@ pub struct ThrottlePolicy {
     pub base_lockout: Duration,
     /// The longest lock.
     pub max_lockout: Duration,
-    /// Failures one address may have, over all accounts, within `ip_window`.
+    /// Failures one address may have, over all accounts, within `ip_window`: at least 1.
     pub ip_limit: u32,
     pub ip_window: Duration,
 }
@@ -179,7 +199,9 @@ struct AccountRecord {
 ///
 /// A login endpoint calls [`check`](Self::check) first, and checks the password only if it
 /// passes; then [`record_failure`](Self::record_failure) or
-/// [`record_success`](Self::record_success).
+/// [`record_success`](Self::record_success). Attempts that run at the same time can all pass
+/// `check` before any of them records its failure, so an address can end up with more than
+/// `ip_limit` failures in its window.
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
@@ -189,7 +211,14 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// # Panics
+    ///
+    /// If `policy.ip_limit` is 0: it would refuse every address before its first attempt.
     pub fn new(policy: ThrottlePolicy) -> Self {
+        assert!(
+            policy.ip_limit > 0,
+            "an ip_limit of 0 refuses every login; allow at least 1 failure"
+        );
         LoginThrottle {
             policy,
             accounts: HashMap::new(),
@@ -197,17 +226,19 @@ impl LoginThrottle {
         }
     }
 
-    /// May this attempt be checked at `now`?
+    /// May this attempt be checked at `now`? Two checks, the address first:
     ///
-    /// - The address first: if `ip` has `ip_limit` or more failures in the window
-    ///   `(now - ip_window, now]` (a failure at exactly `now - ip_window` has left it),
-    ///   `Refused::Address`, with `retry_after` the time until the oldest of them leaves.
+    /// - If `ip` has `ip_limit` or more failures in the window `(now - ip_window, now]` (a
+    ///   failure at exactly `now - ip_window` has left it): `Refused::Address`, whatever the
+    ///   account. Its `retry_after` is exactly how long until fewer than `ip_limit` of them
+    ///   are left in the window, if no more are recorded: waiting it is always enough, and a
+    ///   moment less is not.
     /// - Then the account: if it is locked after `now`, `Refused::Account` with the time left.
     ///
     /// Account names are compared after trimming whitespace and lower-casing: `" Ada"` and
     /// `"ada"` are one account.
     pub fn check(&mut self, account: &str, ip: IpAddr, now: Duration) -> Result<(), Refused> {
-        todo!("exercise 06 (b): see book chapter 06, Exercise")
+        todo!("exercise 06, part b, LoginThrottle::check: see book chapter 06, section 'Exercise'")
     }
 
     /// A failed login at `now`: counts against `ip` and against `account`.
@@ -215,176 +246,119 @@ impl LoginThrottle {
     /// The account's `free_failures` first failures cost nothing. Failure number
     /// `free_failures + k` (k = 1, 2, ...) locks the account until
     /// `now + base_lockout × 2^(k-1)`, capped at `max_lockout` (mind overflow: thousands of
-    /// failures must give `max_lockout`, not a panic).
+    /// failures, or `free_failures` of `u32::MAX`, must not panic).
     pub fn record_failure(&mut self, account: &str, ip: IpAddr, now: Duration) {
-        todo!("exercise 06 (b): see book chapter 06, Exercise")
+        todo!(
+            "exercise 06, part b, LoginThrottle::record_failure: see book chapter 06, section 'Exercise'"
+        )
     }
 
     /// A successful login: the account's failures and lock are forgotten. The address's
     /// failures are not (one success in a spray must not wipe the slate).
     pub fn record_success(&mut self, account: &str) {
-        todo!("exercise 06 (b): see book chapter 06, Exercise")
+        todo!(
+            "exercise 06, part b, LoginThrottle::record_success: see book chapter 06, section 'Exercise'"
+        )
     }
 }
+
 // ANCHOR_END: throttle
 
-// ANCHOR: schema
-/// A table the query builder may read, and its columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Table {
-    pub name: &'static str,
-    pub columns: &'static [&'static str],
+// ---------------------------------------------------------------------------------------------
+// Part (c): SSRF, the address checks of a server that fetches URLs for its users
+// ---------------------------------------------------------------------------------------------
+
+// ANCHOR: ssrf_types
+/// Why an address must not be fetched on a user's behalf: the range it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Internal {
+    /// `127.0.0.0/8` and `::1`: this machine.
+    Loopback,
+    /// `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16` (RFC 1918) and the IPv6 unique-local
+    /// addresses `fc00::/7`: the private network behind the server.
+    Private,
+    /// `169.254.0.0/16` and `fe80::/10`. `169.254.169.254` is the cloud metadata service,
+    /// which hands out the machine's credentials: the classic SSRF prize.
+    LinkLocal,
+    /// `100.64.0.0/10`, the shared address space of carrier-grade NAT (RFC 6598).
+    CarrierGradeNat,
+    /// `192.0.2.0/24`, `198.51.100.0/24`, `203.0.113.0/24` (RFC 5737) and `2001:db8::/32`
+    /// (RFC 3849): reserved for examples, never a real server.
+    Documentation,
+    /// Where no fetch should go: `0.0.0.0/8` ("this network"; a connection to `0.0.0.0`
+    /// reaches this machine on Linux and macOS), multicast `224.0.0.0/4`, the reserved
+    /// `240.0.0.0/4` with the broadcast address `255.255.255.255`; `::` and multicast
+    /// `ff00::/8`.
+    NonRoutable,
 }
 
-/// Every table and column the builder knows: its allow-list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schema {
-    pub tables: &'static [Table],
-}
-
-/// The shop's readable tables.
-pub const SHOP: Schema = Schema {
-    tables: &[
-        Table {
-            name: "products",
-            columns: &["id", "name", "category", "price_cents", "published"],
-        },
-        Table {
-            name: "reviews",
-            columns: &["id", "product_id", "rating", "body"],
-        },
-    ],
-};
-
-/// A value for a bind parameter.
+/// Where a fetch of a URL would go, as far as the URL itself tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Int(i64),
-    Text(String),
-    Bool(bool),
+pub enum Target {
+    /// The host is an IP address, and a public one: connect to exactly this.
+    Addr(SocketAddr),
+    /// The host is a name: resolve it, then give every address of the answer to [`pin`].
+    Name { host: String, port: u16 },
 }
 
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_owned())
-    }
-}
-
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-
-/// Sort order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Asc,
-    Desc,
-}
-
-/// Why a query could not be built.
+/// Why a URL, or the addresses its host resolved to, will not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum QueryError {
-    #[error("unknown table {0:?}")]
-    UnknownTable(String),
-    #[error("table {table} has no column {column:?}")]
-    UnknownColumn { table: &'static str, column: String },
-    #[error("limit must be 1 to {max}, not {got}", max = Select::MAX_LIMIT)]
-    Limit { got: u32 },
+pub enum FetchRefused {
+    #[error("not a URL: {0}")]
+    BadUrl(#[from] url::ParseError),
+    #[error("scheme {0} is not allowed (http and https only)")]
+    Scheme(String),
+    #[error("URLs with a user name or password are not allowed")]
+    Credentials,
+    #[error("{addr} is an internal address ({kind:?})")]
+    Internal { addr: IpAddr, kind: Internal },
+    #[error("the host resolved to no address")]
+    Unresolved,
+}
+// ANCHOR_END: ssrf_types
+
+// ANCHOR: ssrf
+/// Which kind of internal address `ip` is, or `None` for a public one: the ranges listed on
+/// [`Internal`], and nothing else.
+///
+/// An IPv4-mapped IPv6 address, `::ffff:a.b.c.d`, is the IPv4 address `a.b.c.d` written for an
+/// IPv6 socket, and a connection to it reaches that IPv4 address: judge it as that address.
+pub fn internal_kind(ip: IpAddr) -> Option<Internal> {
+    todo!("exercise 06, part c, internal_kind: see book chapter 06, section 'Exercise'")
 }
 
-/// SQL text and the values for its `$1`, `$2`, ... placeholders, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    pub sql: String,
-    pub binds: Vec<Value>,
+/// The first checks of a URL a user asked the server to fetch, before any DNS lookup, in this
+/// order:
+///
+/// 1. `raw` parses with [`url::Url::parse`], else `FetchRefused::BadUrl`. That parser follows the
+///    WHATWG URL standard, as browsers and `reqwest` do, so every later check judges what the
+///    client will really connect to, never the text: `http://2130706433/`, `http://0x7f.1/`
+///    and `http://127.1/` all have the host 127.0.0.1, and in `http://127.0.0.1\@example.com/`
+///    the host is 127.0.0.1, not example.com.
+/// 2. The scheme is `http` or `https`, else `FetchRefused::Scheme` with the scheme as the
+///    parser has it (lower case): no `file:`, `gopher:`, `ftp:`, `javascript:`.
+/// 3. No user name and no password (`Url::username` empty, `Url::password` `None`), else
+///    `FetchRefused::Credentials`: `http://trusted.example@169.254.169.254/` is a request to
+///    169.254.169.254 that a reader of the text may take for one to `trusted.example`.
+/// 4. An IP address as the host must be public ([`internal_kind`] is `None`), else
+///    `FetchRefused::Internal` with the address and its kind; a public one is
+///    `Target::Addr` with the port. A domain name is `Target::Name` with the host as the
+///    parser normalised it (lower case, international names in punycode) and the port.
+///
+/// The port is the URL's, or the scheme's default: 80 for `http`, 443 for `https`.
+pub fn check_url(raw: &str) -> Result<Target, FetchRefused> {
+    todo!("exercise 06, part c, check_url: see book chapter 06, section 'Exercise'")
 }
 
-/// A condition of the `WHERE` clause.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Filter {
-    Eq(&'static str, Value),
-    Contains(&'static str, String),
+/// The last check before connecting to a `Target::Name`: `resolved` is the DNS answer for the
+/// name, in the resolver's order, and `port` the target's.
+///
+/// Every address must be public, not only the first: a client may try any of them. The first
+/// internal one, in order, is `FetchRefused::Internal`; an empty answer is
+/// `FetchRefused::Unresolved`. Otherwise the answer is the first address with `port`: connect
+/// to that address and no other. Resolving the name a second time, as an HTTP client given the
+/// URL would, could answer differently (DNS rebinding) and undo the check.
+pub fn pin(port: u16, resolved: &[IpAddr]) -> Result<SocketAddr, FetchRefused> {
+    todo!("exercise 06, part c, pin: see book chapter 06, section 'Exercise'")
 }
-
-/// A `SELECT` on one table, built step by step. Each step checks its input and returns a
-/// `Result`, so a chain reads `Select::from(&SHOP, "products")?.column("name")?...`.
-#[derive(Debug, Clone)]
-pub struct Select {
-    table: &'static Table,
-    columns: Vec<&'static str>,
-    filters: Vec<Filter>,
-    order: Option<(&'static str, Direction)>,
-    limit: Option<u32>,
-}
-// ANCHOR_END: schema
-
-// ANCHOR: builder
-impl Select {
-    pub const MAX_LIMIT: u32 = 100;
-
-    /// Starts a query on `table`, which must be one of `schema`'s tables (exact, case-sensitive
-    /// match), else `QueryError::UnknownTable` with the name as given.
-    pub fn from(schema: &Schema, table: &str) -> Result<Select, QueryError> {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-
-    /// Adds `column` to the selected columns, in call order. Like every method taking a column
-    /// name, it accepts only a column of this query's table (exact match), else
-    /// `QueryError::UnknownColumn`; and what ends up in the SQL is the schema's own
-    /// `&'static str`, never the caller's string.
-    pub fn column(self, column: &str) -> Result<Select, QueryError> {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-
-    /// Adds the condition `"column" = $n`, with `value` as bind parameter `n`.
-    pub fn filter_eq(self, column: &str, value: impl Into<Value>) -> Result<Select, QueryError> {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-
-    /// Adds the condition `"column" ILIKE $n ESCAPE '\'`, case-insensitive "contains": bind
-    /// `n` is `%`, then `text` passed through [`escape_like`], then `%`.
-    pub fn filter_contains(self, column: &str, text: &str) -> Result<Select, QueryError> {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-
-    /// Sorts by `column`; a second call replaces the first.
-    pub fn order_by(self, column: &str, direction: Direction) -> Result<Select, QueryError> {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-
-    /// At most `limit` rows, 1 to [`MAX_LIMIT`](Self::MAX_LIMIT), else `QueryError::Limit`.
-    pub fn limit(self, limit: u32) -> Result<Select, QueryError> {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-
-    /// The SQL and its binds, in this exact shape (single spaces, no trailing space):
-    ///
-    /// ```text
-    /// SELECT "id", "name" FROM "products" WHERE "category" = $1 AND "name" ILIKE $2 ESCAPE '\'
-    ///     ORDER BY "price_cents" DESC LIMIT $3
-    /// ```
-    ///
-    /// (one line, without the break). Every identifier is double-quoted. With no `column`
-    /// calls, all the table's columns in schema order. Conditions in call order, joined with
-    /// ` AND `; no `WHERE` without conditions. `LIMIT` is a bind too, the last one, as
-    /// `Value::Int`. Placeholders are numbered from `$1` in the order the binds appear.
-    pub fn build(self) -> Query {
-        todo!("exercise 06 (c): see book chapter 06, Exercise")
-    }
-}
-
-/// Escapes `text` for a LIKE pattern with `ESCAPE '\'`: each `\`, `%` and `_` gets a `\`
-/// in front, so it matches itself instead of being a wildcard. `"50%_off"` becomes
-/// `"50\%\_off"`.
-pub fn escape_like(text: &str) -> String {
-    todo!("exercise 06 (c): see book chapter 06, Exercise")
-}
-// ANCHOR_END: builder
+// ANCHOR_END: ssrf
