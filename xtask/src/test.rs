@@ -127,7 +127,7 @@ pub fn run(options: &Options) -> Result<()> {
     print!("{}", ui::table(&rows));
     if !ledger.entries.is_empty() {
         println!(
-            "\n{} not done in this run (not counted as passed):",
+            "\n{} (not done in this run, so not counted as passed):",
             ui::yellow("Skipped")
         );
         for (what, why) in &ledger.entries {
