@@ -66,6 +66,10 @@ enum Command {
         /// Record the exercise's src/lib.rs as its stub (after changing the stub on purpose)
         #[arg(long, requires = "exercise")]
         record_stub: bool,
+        /// Also mutate each reference with cargo-mutants: every mutant must be caught, or be
+        /// listed in planted.toml as equivalent (a minute or two per exercise)
+        #[arg(long, conflicts_with = "record_stub")]
+        mutants: bool,
     },
     /// Every crate's tests, the sqlx data check, verify and (where mdBook is installed) the
     /// book; tests whose service is down are skipped and listed
@@ -83,6 +87,9 @@ enum Command {
         /// Do not build the book
         #[arg(long)]
         no_book: bool,
+        /// Let verify mutate each reference with cargo-mutants too (as CI does)
+        #[arg(long)]
+        mutants: bool,
     },
     /// Refresh the committed offline data of sqlx's query macros (.sqlx/) after changing a
     /// query or a migration; needs PostgreSQL
@@ -134,22 +141,27 @@ fn main() -> ExitCode {
         Command::Verify {
             exercise,
             record_stub: true,
+            ..
         } => verify::record_stub(exercise.as_deref().unwrap_or_default()),
         Command::Verify {
             exercise,
             record_stub: false,
+            mutants,
         } => {
             ui::heading("services");
-            verify::run(exercise.as_deref(), &plan::Plan::detect()).map(drop)
+            let options = verify::Options { mutants };
+            verify::run(exercise.as_deref(), &plan::Plan::detect(), options).map(drop)
         }
         Command::Test {
             require,
             lint,
             book,
             no_book,
+            mutants,
         } => test::run(&test::Options {
             require,
             lint,
+            mutants,
             book: match (book, no_book) {
                 (true, _) => test::BookStep::Required,
                 (false, true) => test::BookStep::Off,

@@ -27,6 +27,8 @@ pub struct Options {
     pub require: Vec<Service>,
     /// Run rustfmt and clippy too.
     pub lint: bool,
+    /// Let verify run cargo-mutants over each reference solution.
+    pub mutants: bool,
     pub book: BookStep,
 }
 
@@ -98,7 +100,13 @@ pub fn run(options: &Options) -> Result<()> {
     }));
     steps.push(sqlx_step(&plan, &options.require));
     steps.push(timed_step("verify", || {
-        let report = verify::run(None, &plan)?;
+        let report = verify::run(
+            None,
+            &plan,
+            verify::Options {
+                mutants: options.mutants,
+            },
+        )?;
         for (what, why) in report.ledger.entries {
             ledger.add(what, why);
         }

@@ -28,13 +28,24 @@ use crate::ui;
 /// The fewest planted bugs an exercise may have.
 const MIN_PLANTED: usize = 3;
 
+/// The cargo-mutants release `--mutants` is tested with (what CI installs).
+pub const MUTANTS_VERSION: &str = "27.1.0";
+
 /// What `verify` proved, and what it could not try.
 pub struct Report {
     pub summary: String,
     pub ledger: Ledger,
 }
 
-pub fn run(only: Option<&str>, plan: &Plan) -> Result<Report> {
+/// What `verify` runs besides the four proofs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Also let cargo-mutants mutate each reference: every mutant must be caught, or listed in
+    /// planted.toml as equivalent, with why.
+    pub mutants: bool,
+}
+
+pub fn run(only: Option<&str>, plan: &Plan, options: Options) -> Result<Report> {
     let exercises = match only {
         Some(wanted) => vec![exercise::find(wanted)?],
         None => exercise::all()?,
@@ -49,6 +60,9 @@ pub fn run(only: Option<&str>, plan: &Plan) -> Result<Report> {
         ));
         let mut verifier = Verifier::new(exercise, plan)?;
         verifier.verify()?;
+        if options.mutants {
+            verifier.check_mutants()?;
+        }
         let Verifier {
             problems,
             ledger: own,
@@ -74,8 +88,13 @@ pub fn run(only: Option<&str>, plan: &Plan) -> Result<Report> {
             failures.join("\n  ")
         )
     }
+    let ways = if options.mutants {
+        "four ways and under mutation"
+    } else {
+        "four ways"
+    };
     let summary = if ledger.entries.is_empty() {
-        format!("{} exercise(s) sound, four ways", exercises.len())
+        format!("{} exercise(s) sound, {ways}", exercises.len())
     } else {
         format!(
             "{} exercise(s) sound where checked; {} check(s) skipped (listed)",
@@ -113,11 +132,22 @@ struct Bug {
     caught_by: Vec<String>,
 }
 
+/// A mutant cargo-mutants makes that no test can kill, because it behaves like the original.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Equivalent {
+    /// cargo-mutants' description, without its `file:line:col: ` prefix.
+    mutant: String,
+    why: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Planted {
     #[serde(default)]
     bug: Vec<Bug>,
+    #[serde(default)]
+    equivalent_mutant: Vec<Equivalent>,
 }
 
 struct Verifier<'a> {
@@ -419,6 +449,100 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
+    /// cargo-mutants' mechanical mutations of the reference (an operator swapped, a body
+    /// replaced by a default, a condition forced): each must make a test fail, or be listed in
+    /// planted.toml's `[[equivalent_mutant]]` with why no test can tell it apart.
+    fn check_mutants(&mut self) -> Result<()> {
+        step("every mutant cargo-mutants makes of the reference is caught (or explained)");
+        let (ok, version, _) = cargo::run_captured(cargo::cargo().args(["mutants", "--version"]))?;
+        if !ok {
+            bail!(
+                "--mutants needs cargo-mutants: cargo install cargo-mutants --locked --version \
+                 {MUTANTS_VERSION}"
+            );
+        }
+        println!("    {}", ui::dim(version.trim()));
+        let output = cargo::root()
+            .join("target")
+            .join("xtask")
+            .join("mutants")
+            .join(self.exercise.id());
+        std::fs::create_dir_all(&output)?;
+        let lib = cargo::git_path(&self.solution_file("lib.rs"));
+        let mut command = cargo::cargo();
+        command
+            .args(["mutants", "--no-shuffle", "--jobs", "1", "--package"])
+            .arg(self.exercise.solution_package())
+            .args(["--file", &lib, "--output"])
+            .arg(&output);
+        let extra = self.args(false);
+        if !extra.features.is_empty() {
+            command.args(["--features", &extra.features.join(",")]);
+        }
+        // After `--`: arguments for `cargo test`; after the second, for libtest (the plan's
+        // skips, so a service that is down does not make every mutant look caught).
+        if !extra.libtest.is_empty() {
+            command.args(["--", "--"]).args(&extra.libtest);
+        }
+        let (_, stdout, stderr) = cargo::run_captured(&mut command)?;
+        let summary = stdout
+            .lines()
+            .rev()
+            .find(|l| l.contains("mutants tested"))
+            .unwrap_or("")
+            .to_owned();
+        let read = |name: &str| {
+            std::fs::read_to_string(output.join("mutants.out").join(name)).unwrap_or_default()
+        };
+        let outcomes = read("outcomes.json");
+        if outcomes.is_empty() {
+            self.problem(format!(
+                "cargo-mutants did not run:\n{}",
+                tail(&format!("{stdout}{stderr}"), 20)
+            ));
+            return Ok(());
+        }
+        if stdout.contains("baseline") && stdout.contains("FAILED") {
+            self.problem("cargo-mutants: the unmutated baseline fails its tests");
+        }
+        let planted: Planted = std::fs::read_to_string(self.solution_file("planted.toml"))
+            .ok()
+            .and_then(|t| toml::from_str(&t).ok())
+            .unwrap_or_default();
+        let missed: Vec<String> = read("missed.txt")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| mutant_description(l).to_owned())
+            .collect();
+        let mut explained = 0;
+        for mutant in &missed {
+            match planted
+                .equivalent_mutant
+                .iter()
+                .find(|e| e.mutant == *mutant)
+            {
+                Some(equivalent) if !equivalent.why.trim().is_empty() => explained += 1,
+                _ => self.problems.push(format!(
+                    "mutant not caught by any test: {mutant} (kill it with a test, or list it \
+                     in planted.toml as an [[equivalent_mutant]] with why)"
+                )),
+            }
+        }
+        for equivalent in &planted.equivalent_mutant {
+            if !missed.contains(&equivalent.mutant) {
+                self.problems.push(format!(
+                    "planted.toml lists an equivalent mutant cargo-mutants no longer misses: {}",
+                    equivalent.mutant
+                ));
+            }
+        }
+        println!(
+            "    {} {summary} ({explained} explained as equivalent)",
+            ui::green("✔")
+        );
+        Ok(())
+    }
+
     fn check_style(&mut self) -> Result<()> {
         let solution = self.exercise.solution_package();
         if let Some(output) = clippy(&solution, &[])? {
@@ -521,6 +645,20 @@ impl Drop for Candidate {
 fn plant(reference: &str, find: &str, replace: &str) -> Option<String> {
     (!find.is_empty() && reference.matches(find).count() == 1)
         .then(|| reference.replacen(find, replace, 1))
+}
+
+/// `replace f -> bool with true` from cargo-mutants' `src/lib.rs:12:5: replace f -> bool with
+/// true`: the description without where it is, which moves whenever lib.rs is edited.
+fn mutant_description(line: &str) -> &str {
+    let mut rest = line.trim();
+    // `path:line:col: ` — skip three colons, the last two after numbers.
+    for _ in 0..3 {
+        match rest.split_once(':') {
+            Some((_, after)) => rest = after,
+            None => return line.trim(),
+        }
+    }
+    rest.trim_start()
 }
 
 /// Does libtest's `name` (`part_a_money::adds`, or `adds`) answer to `wanted`?
@@ -679,6 +817,17 @@ fn c() {
             "part_b_discount::survives_max_too",
             "survives_max"
         ));
+    }
+
+    #[test]
+    fn a_mutant_is_known_by_what_it_changes_not_where() {
+        assert_eq!(
+            mutant_description(
+                "exercises/04-authentication/.solution/lib.rs:295:13: replace fmt -> fmt::Result \
+                 with Ok(Default::default())"
+            ),
+            "replace fmt -> fmt::Result with Ok(Default::default())"
+        );
     }
 
     #[test]

@@ -4,8 +4,15 @@
 //! the learner's file: the stub as shipped, `alternative.rs` (a differently written correct
 //! solution) and each planted bug of `planted.toml`. It writes the candidate to
 //! `candidate.rs` (ignored by git) and builds with the `verify-candidate` feature.
-#[cfg_attr(not(feature = "verify-candidate"), path = "lib.rs")]
-#[cfg_attr(feature = "verify-candidate", path = "candidate.rs")]
+//!
+//! Two declarations under opposite `cfg`s rather than one `cfg_attr(path)`: tools that read
+//! the module tree without evaluating features (cargo-mutants, which mutates lib.rs) find lib.rs.
+#[cfg(not(feature = "verify-candidate"))]
+#[path = "lib.rs"]
+mod solution;
+
+#[cfg(feature = "verify-candidate")]
+#[path = "candidate.rs"]
 mod solution;
 
 pub use solution::*;
