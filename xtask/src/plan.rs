@@ -15,6 +15,8 @@ pub struct Plan {
     /// A Docker engine answers and a service does not: testkit starts containers (its
     /// `containers` feature) instead of skipping.
     pub containers: bool,
+    /// The services that did not answer (whether skipped or served by containers).
+    pub missing: Vec<Service>,
 }
 
 /// A group of tests a run leaves out: those whose names contain `marker`.
@@ -66,7 +68,10 @@ impl Plan {
     /// The plan for what was found: `missing` services, the MongoDB stand-in's description
     /// when it is what answers for MongoDB, and whether a Docker engine answers.
     pub fn decide(missing: &[Service], mongodb_stand_in: Option<&str>, docker: bool) -> Self {
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            missing: missing.to_vec(),
+            ..Plan::default()
+        };
         if !missing.is_empty() {
             if docker {
                 plan.containers = true;
@@ -97,6 +102,11 @@ impl Plan {
         self.skips
             .iter()
             .any(|s| s.service == service && s.is_service_down())
+    }
+
+    /// Does `service` answer by itself, without a container a test would start?
+    pub fn answers(&self, service: Service) -> bool {
+        !self.missing.contains(&service)
     }
 
     /// The skip that leaves `test` out, if any (the first, when several apply).
@@ -184,6 +194,9 @@ mod tests {
         assert!(plan.containers);
         assert!(!plan.is_down(Service::Postgres));
         assert_eq!(plan.test_args(true).features, vec!["testkit/containers"]);
+        // Only a test's own container serves it: a tool that needs the server itself cannot.
+        assert!(!plan.answers(Service::Postgres));
+        assert!(plan.answers(Service::Redis));
         // A package without testkit cannot be given its feature.
         assert!(plan.test_args(false).features.is_empty());
     }
