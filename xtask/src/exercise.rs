@@ -220,7 +220,12 @@ fn with_recorded_stub(manifest: &str, id: &str) -> String {
 
 /// `git <args>` at the workspace root, captured: (success, stdout, stderr).
 fn git(args: &[&str]) -> Result<(bool, String, String)> {
-    cargo::run_captured(Command::new("git").current_dir(cargo::root()).args(args))
+    git_in(cargo::root(), args)
+}
+
+/// `git <args>` in `dir`, captured.
+fn git_in(dir: &Path, args: &[&str]) -> Result<(bool, String, String)> {
+    cargo::run_captured(Command::new("git").current_dir(dir).args(args))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -328,6 +333,38 @@ mod tests {
         // A `stub` key in another table is not touched.
         let other = "[dependencies]\nstub = \"1\"\n";
         assert!(with_recorded_stub(other, "x").starts_with("[dependencies]\nstub = \"1\""));
+    }
+
+    /// A learner commits their work: HEAD (and a branch of theirs) now hold their file, and
+    /// the recorded id still names the stub as shipped.
+    #[test]
+    fn the_recorded_stub_survives_the_learner_committing_their_work() {
+        let repo = std::env::temp_dir().join(format!("xtask-stub-{}", std::process::id()));
+        std::fs::create_dir_all(&repo).unwrap();
+        let run = |args: &[&str]| {
+            let (ok, out, err) = git_in(&repo, args).unwrap();
+            assert!(ok, "git {args:?}: {err}");
+            out.trim().to_owned()
+        };
+        run(&["init", "-q"]);
+        run(&["config", "user.email", "learner@example.test"]);
+        run(&["config", "user.name", "Learner"]);
+        std::fs::write(repo.join("lib.rs"), "pub fn f() { todo!() }\n").unwrap();
+        let recorded = run(&["hash-object", "-w", "--", "lib.rs"]);
+        run(&["add", "lib.rs"]);
+        run(&["commit", "-qm", "the course"]);
+        std::fs::write(repo.join("lib.rs"), "pub fn f() {}\n").unwrap();
+        run(&["commit", "-qam", "my solution"]);
+        assert_eq!(
+            run(&["cat-file", "blob", &recorded]),
+            "pub fn f() { todo!() }"
+        );
+        assert_ne!(
+            run(&["hash-object", "--", "lib.rs"]),
+            recorded,
+            "the work is not the stub"
+        );
+        std::fs::remove_dir_all(&repo).unwrap();
     }
 
     #[test]
