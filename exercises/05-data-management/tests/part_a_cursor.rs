@@ -1,7 +1,7 @@
 //! Part (a): the cursor. The exact wire form for every cursor, round trips, one error per step
 //! of `Cursor::decode` in the documented order, and one spelling per position.
 //!
-//! Run with `cargo test -p exercise-05 --test part_a_cursor`.
+//! Run with `cargo test -p exercise-05 part_a`.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

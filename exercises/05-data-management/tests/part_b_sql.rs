@@ -5,7 +5,7 @@
 //! parentheses). Those in `needs_postgres` run the SQL on PostgreSQL, on a small table built to
 //! tell right paging from wrong, so a condition may be written any way that means the same.
 //!
-//! Run with `cargo test -p exercise-05 --test part_b_sql` (`cargo xtask services up` first, for
+//! Run with `cargo test -p exercise-05 part_b` (`cargo xtask services up` first, for
 //! the `needs_postgres` ones).
 
 use exercise_05::{

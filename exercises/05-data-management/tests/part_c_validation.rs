@@ -1,7 +1,7 @@
 //! Part (c): validation at the boundary. A request is normalised, checked against every rule,
 //! and either becomes a `ValidProduct` or a list of *all* its problems.
 //!
-//! Run with `cargo test -p exercise-05 --test part_c_validation`.
+//! Run with `cargo test -p exercise-05 part_c`.
 
 use exercise_05::{
     FieldError, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_PRICE_MINOR, NewProductRequest,

@@ -1,6 +1,6 @@
 //! Part (a): the token bucket, on a clock the tests move by hand.
 //!
-//! Run with `cargo test -p exercise-06 --test part_a_token_bucket`. The first tests walk
+//! Run with `cargo test -p exercise-06 part_a`. The first tests walk
 //! through the rules one at a time; the property tests at the end throw random traffic at the
 //! bucket and check the promises that must hold for *every* run.
 

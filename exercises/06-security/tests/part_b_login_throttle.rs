@@ -1,6 +1,6 @@
 //! Part (b): the login throttle, per account and per address.
 //!
-//! Run with `cargo test -p exercise-06 --test part_b_login_throttle`. Time is a `Duration`
+//! Run with `cargo test -p exercise-06 part_b`. Time is a `Duration`
 //! passed in, so the tests jump minutes ahead without waiting.
 
 use std::net::IpAddr;

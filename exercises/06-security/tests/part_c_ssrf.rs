@@ -1,6 +1,6 @@
 //! Part (c): the checks that stop server-side request forgery.
 //!
-//! Run with `cargo test -p exercise-06 --test part_c_ssrf`. First the address ranges, edge by
+//! Run with `cargo test -p exercise-06 part_c`. First the address ranges, edge by
 //! edge and then on random addresses; then the URL checks in their order, with the spellings
 //! attackers use (an IP address as one number, in hex or octal, a user name in front of the
 //! host, IPv4 inside IPv6); last the check of a DNS answer. Nothing here opens a connection.
