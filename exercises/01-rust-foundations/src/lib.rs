@@ -10,149 +10,25 @@
 //! - (b) [`Discount`]: a trait, three implementations, and [`best_price`] over trait objects.
 //! - (c) [`fetch_all`]: ask several async [`PriceSource`]s at once, with a timeout per call.
 //!
-//! Everything that is not a `todo!()` (types, error enums, [`Currency`], [`Line::total`]) is
-//! given: read it, it is part of the brief. Library code never panics on bad input: every
-//! failure below is a `Result`.
+//! The given code (the types, the error enums, [`Currency`], [`Line::total`]) is in
+//! `src/given.rs`: read it, it is part of the brief. Library code never panics on bad input:
+//! every failure is a `Result`.
 
 // Stub bodies ignore their parameters; this line goes away with the solution.
 #![allow(unused_variables)]
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use thiserror::Error;
+// The given code (types, errors, ...): one file, shared with the reference solution.
+#[path = "../src/given.rs"]
+mod given;
+pub use given::*;
 
-/// The currencies this exercise knows. Real code would cover ISO 4217 (the capstone's
-/// `shop-domain` has a larger set); four are enough to meet both 2-digit and 0-digit currencies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Currency {
-    /// Euro, 2 minor digits (cents).
-    Eur,
-    /// US dollar, 2 minor digits.
-    Usd,
-    /// Pound sterling, 2 minor digits (pence).
-    Gbp,
-    /// Japanese yen, 0 minor digits: there is no smaller unit than one yen.
-    Jpy,
-}
-
-impl Currency {
-    /// Every currency, handy for loops and property tests.
-    pub const ALL: [Currency; 4] = [Currency::Eur, Currency::Usd, Currency::Gbp, Currency::Jpy];
-
-    /// The ISO 4217 code: `"EUR"`, `"USD"`, `"GBP"`, `"JPY"`.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Currency::Eur => "EUR",
-            Currency::Usd => "USD",
-            Currency::Gbp => "GBP",
-            Currency::Jpy => "JPY",
-        }
-    }
-
-    /// How many digits follow the decimal point: 2 for EUR, USD and GBP, 0 for JPY.
-    pub const fn minor_digits(self) -> u32 {
-        match self {
-            Currency::Eur | Currency::Usd | Currency::Gbp => 2,
-            Currency::Jpy => 0,
-        }
-    }
-
-    /// The currency whose code is exactly `code` (upper case), if this exercise knows it.
-    pub fn from_code(code: &str) -> Option<Currency> {
-        Currency::ALL.into_iter().find(|c| c.code() == code)
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// An amount of money: a whole number of minor units (cents for EUR) and a currency.
-///
-/// Integers, not `f64`: 0.1 + 0.2 is not 0.3 in floating point, and a shop cannot lose cents.
-/// Any `i64` is a valid amount, negative ones included (refunds, balances owed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Money {
-    minor: i64,
-    currency: Currency,
-}
-
-/// Why an arithmetic operation on [`Money`] has no answer.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum MoneyError {
-    /// The two amounts are in different currencies.
-    #[error("cannot combine {left} with {right}: the currencies differ")]
-    CurrencyMismatch {
-        /// The currency of `self`.
-        left: Currency,
-        /// The currency of the other operand.
-        right: Currency,
-    },
-    /// The result does not fit in an `i64` number of minor units.
-    #[error("the result does not fit in an i64 number of minor units")]
-    Overflow,
-}
-
-/// Why a string is not a [`Money`]. The variants are checked in the order listed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ParseMoneyError {
-    /// Nothing but whitespace.
-    #[error("empty input: expected an amount and a currency, like `12.34 EUR`")]
-    Empty,
-    /// No space separating an amount from a currency code.
-    #[error(
-        "missing currency: expected an amount, one space and a currency code, like `12.34 EUR`"
-    )]
-    MissingCurrency,
-    /// The text after the space is not the code of a [`Currency`].
-    #[error("unknown currency `{0}`: expected EUR, USD, GBP or JPY")]
-    UnknownCurrency(String),
-    /// The text before the space is not `-?digits` or `-?digits.digits`.
-    #[error("invalid amount `{0}`: expected digits, an optional leading `-` and decimal point")]
-    InvalidAmount(String),
-    /// More digits after the decimal point than the currency has minor digits.
-    #[error("{currency} has {allowed} minor digits, but the amount has {found}")]
-    TooManyDecimals {
-        /// The currency that was parsed.
-        currency: Currency,
-        /// Its [`Currency::minor_digits`].
-        allowed: u32,
-        /// The number of digits after the decimal point in the input.
-        found: usize,
-    },
-    /// The amount is well formed but does not fit in an `i64` number of minor units.
-    #[error("the amount does not fit in an i64 number of minor units")]
-    OutOfRange,
-}
-
+// The given constructors and accessors of `Money` are in given.rs; these three are yours.
 impl Money {
-    /// `minor` minor units of `currency`: `Money::from_minor(1234, Currency::Eur)` is 12.34 EUR.
-    pub const fn from_minor(minor: i64, currency: Currency) -> Money {
-        Money { minor, currency }
-    }
-
-    /// Zero in `currency`.
-    pub const fn zero(currency: Currency) -> Money {
-        Money::from_minor(0, currency)
-    }
-
-    /// The amount in minor units.
-    pub const fn minor(&self) -> i64 {
-        self.minor
-    }
-
-    /// The currency.
-    pub const fn currency(&self) -> Currency {
-        self.currency
-    }
-
     /// `self + other`.
     ///
     /// Errors, checked in this order:
@@ -225,58 +101,6 @@ impl FromStr for Money {
     }
 }
 
-/// One line of a cart: `quantity` items at `unit_price` each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Line {
-    /// The price of one item.
-    pub unit_price: Money,
-    /// How many items.
-    pub quantity: u32,
-}
-
-impl Line {
-    /// The undiscounted total, `unit_price × quantity`.
-    pub fn total(&self) -> Result<Money, MoneyError> {
-        self.unit_price.checked_mul(self.quantity)
-    }
-}
-
-/// A way to take money off a [`Line`]. Object safe, so different discounts can sit side by side
-/// in one `Vec<Box<dyn Discount>>` (Go would call this an interface).
-pub trait Discount {
-    /// A short description for receipts, e.g. `"10% off"`.
-    fn name(&self) -> String;
-
-    /// How much this discount takes off `line`, in the line's currency; zero when it does not
-    /// apply.
-    fn reduction(&self, line: &Line) -> Result<Money, MoneyError>;
-}
-
-/// `percent`% off the line total, rounded down to a whole minor unit (in the shop's favour).
-/// Values above 100 count as 100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PercentOff(pub u8);
-
-/// A fixed amount off the line total, never more than the total itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AmountOff(pub Money);
-
-/// Buy `n`, get one free: of every `n + 1` items, one costs nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BuyNGetOneFree {
-    /// How many items must be paid for to get one free.
-    pub n: u32,
-}
-
-/// What [`best_price`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BestPrice {
-    /// The line total after the best discount: never negative, never above the undiscounted total.
-    pub total: Money,
-    /// The [`Discount::name`] of the discount applied, `None` when no discount reduced the total.
-    pub applied: Option<String>,
-}
-
 impl Discount for PercentOff {
     /// `"<p>% off"`, with `p` capped at 100: `PercentOff(10)` is `"10% off"`, `PercentOff(250)`
     /// is `"100% off"`.
@@ -340,69 +164,6 @@ impl Discount for BuyNGetOneFree {
 /// once you know they are in the same currency.
 pub fn best_price(line: &Line, discounts: &[Box<dyn Discount>]) -> Result<BestPrice, MoneyError> {
     todo!("exercise 01, part b, best_price: see book chapter 01, section 'Exercise'")
-}
-
-/// A boxed future that can move between threads: what an object-safe trait returns where an
-/// `async fn` would not be object safe.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Why a [`PriceSource`] had no price.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SourceError {
-    /// The source does not sell this SKU.
-    #[error("unknown SKU `{0}`")]
-    UnknownSku(String),
-    /// The source could not answer, e.g. its upstream returned 503.
-    #[error("source unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// A supplier that quotes prices, asynchronously. The tests implement it with fakes that
-/// sleep, fail or never answer.
-pub trait PriceSource: Send + Sync {
-    /// A name for reports, e.g. `"supplier-a"`.
-    fn name(&self) -> &str;
-
-    /// The price of `sku` at this source.
-    fn price<'a>(&'a self, sku: &'a str) -> BoxFuture<'a, Result<Money, SourceError>>;
-}
-
-/// A price one source quoted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    /// The [`PriceSource::name`] of the source.
-    pub source: String,
-    /// What it quoted.
-    pub price: Money,
-}
-
-/// Why one source's call failed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum FetchError {
-    /// The source did not answer within the per-call timeout (the value is that timeout).
-    #[error("timed out after {0:?}")]
-    TimedOut(Duration),
-    /// The source answered with an error.
-    #[error(transparent)]
-    Source(#[from] SourceError),
-}
-
-/// A source that failed, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The [`PriceSource::name`] of the source.
-    pub source: String,
-    /// Why it failed.
-    pub error: FetchError,
-}
-
-/// Everything [`fetch_all`] learned: partial results are results.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Quotes {
-    /// One entry per source that answered in time with a price, in the order of `sources`.
-    pub prices: Vec<Quote>,
-    /// One entry per source that did not, in the order of `sources`.
-    pub failures: Vec<Failure>,
 }
 
 /// Asks every source for the price of `sku` at the same time, giving each at most `per_call`.

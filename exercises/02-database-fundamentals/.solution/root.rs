@@ -12,6 +12,7 @@
 mod solution;
 
 #[cfg(feature = "verify-candidate")]
+#[rustfmt::skip]
 #[path = "candidate.rs"]
 mod solution;
 

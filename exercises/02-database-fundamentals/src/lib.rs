@@ -17,67 +17,21 @@
 //! services up` starts them (or see `cargo xtask services status`). Each test gets its own
 //! fresh database with the shop schema of `capstone/crates/shop-db/migrations`.
 //!
-//! Everything that is not a `todo!()` (types, error enums, the builder's setters) is given:
-//! read it, it is part of the brief.
+//! The given code (types, error enums, the builder's setters) is in `src/given.rs`: read it,
+//! it is part of the brief.
 
 // Stub bodies ignore their parameters; this line goes away with the solution.
 #![allow(unused_variables)]
 
-use std::num::NonZeroU32;
-
 use mongodb::Collection;
-use mongodb::bson::{DateTime, Document};
-use serde::{Deserialize, Serialize};
-use shop_domain::{Currency, ProductId};
+use mongodb::bson::Document;
+use shop_domain::ProductId;
 use sqlx::PgPool;
-use thiserror::Error;
-use time::OffsetDateTime;
 
-/// Which orders [`revenue_by_category`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RevenueFilter {
-    /// Only orders in this currency: adding euros to dollars gives a number that means nothing.
-    pub currency: Currency,
-    /// Only orders placed at or after this instant; `None` means since the beginning.
-    pub placed_from: Option<OffsetDateTime>,
-    /// Only orders placed strictly before this instant; `None` means up to now. Half-open
-    /// periods (`from <= placed_at < before`) tile without overlap: March and April never
-    /// both count an order placed at midnight on April 1st.
-    pub placed_before: Option<OffsetDateTime>,
-}
-
-impl RevenueFilter {
-    /// Every order in `currency`, whenever it was placed.
-    pub const fn all(currency: Currency) -> Self {
-        RevenueFilter {
-            currency,
-            placed_from: None,
-            placed_before: None,
-        }
-    }
-}
-
-/// One line of the revenue report. The field names are the column names your query returns:
-/// `FromRow` maps columns to fields by name, and a missing column or a column of the wrong SQL
-/// type is an error at run time, not at compile time.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct CategoryRevenue {
-    /// The category's slug, e.g. `"audio"`.
-    pub category: String,
-    /// Revenue in minor units of the filter's currency: the sum of `quantity × unit_price_minor`
-    /// over the counted order lines of products in this category. Zero when nothing sold.
-    pub revenue_minor: i64,
-    /// 1 for the highest revenue. Ties share a rank and leave a gap after them: revenues
-    /// 500, 500, 300 rank 1, 1, 3 (SQL's `RANK()`, not `DENSE_RANK()`).
-    pub rank: i64,
-    /// This category's percentage of the total revenue of all categories, rounded to one
-    /// decimal place, halves away from zero (what PostgreSQL's `round(numeric, 1)` does):
-    /// 37.037…% is `37.0`. When the total is zero every share is `0.0`, not an error.
-    pub share_percent: f64,
-    /// The sum of `revenue_minor` over this row and every row before it, in the order the
-    /// rows are returned; the last row's running total is the grand total.
-    pub running_total_minor: i64,
-}
+// The given code (types, errors, ...): one file, shared with the reference solution.
+#[path = "../src/given.rs"]
+mod given;
+pub use given::*;
 
 /// Revenue per product category, ranked, with each category's share and a running total,
 /// computed by ONE SQL query.
@@ -105,49 +59,6 @@ pub async fn revenue_by_category(
     todo!("exercise 02, part a, revenue_by_category: see book chapter 02, section 'Exercise'")
 }
 
-/// The stock levels right after a successful [`transfer_stock`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transfer {
-    /// Units left in the source warehouse (it keeps its row, even at 0).
-    pub from_on_hand: i32,
-    /// Units in the destination warehouse, the transferred ones included.
-    pub to_on_hand: i32,
-}
-
-/// Why [`transfer_stock`] moved nothing. The variants are checked in the order listed.
-#[derive(Debug, Error)]
-pub enum TransferError {
-    /// A transfer of zero units is a mistake, not a no-op.
-    #[error("cannot transfer zero units")]
-    ZeroQuantity,
-    /// The source and destination are the same warehouse code.
-    #[error("cannot transfer from warehouse {0} to itself")]
-    SameWarehouse(String),
-    /// No warehouse has this code (the source is checked before the destination).
-    #[error("unknown warehouse `{0}`")]
-    UnknownWarehouse(String),
-    /// No product has this id.
-    #[error("unknown product {0}")]
-    UnknownProduct(ProductId),
-    /// The source holds fewer units than requested (no `stock_levels` row means 0 units). Any
-    /// `u32` is a valid request: one beyond what an `i32` level can hold is simply too many.
-    #[error("warehouse {warehouse} holds {on_hand} units of product {product}, not {requested}")]
-    InsufficientStock {
-        /// The source warehouse's code.
-        warehouse: String,
-        /// The product.
-        product: ProductId,
-        /// What the source holds, read under the lock that decided the transfer.
-        on_hand: i32,
-        /// What was asked for.
-        requested: u32,
-    },
-    /// The database failed (connection lost, deadlock, a constraint): the transaction was
-    /// rolled back.
-    #[error("the stock transfer failed in the database")]
-    Database(#[from] sqlx::Error),
-}
-
 /// Moves `quantity` units of `product` from the warehouse whose code is `from` to the one
 /// whose code is `to` (codes like `"PAR1"`), in one transaction.
 ///
@@ -173,105 +84,8 @@ pub async fn transfer_stock(
     todo!("exercise 02, part b, transfer_stock: see book chapter 02, section 'Exercise'")
 }
 
-/// A product review, one document of the `reviews` collection:
-///
-/// ```json
-/// { "product_id": "0191e8a4-7b3c-7def-8123-456789abcdef", "author": "ada",
-///   "rating": 4, "created_at": ISODate("2025-03-01T10:00:00Z") }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    /// The product reviewed, stored as its hyphenated string (see [`product_id_as_string`]).
-    #[serde(with = "product_id_as_string")]
-    pub product_id: ProductId,
-    /// Who wrote it.
-    pub author: String,
-    /// 1 to 5 stars.
-    pub rating: i32,
-    /// When it was written: a BSON date, so range queries and indexes work on it.
-    pub created_at: DateTime,
-}
-
-/// One product's line in a rating report: what the pipeline's last stage outputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProductRating {
-    /// The product.
-    #[serde(with = "product_id_as_string")]
-    pub product_id: ProductId,
-    /// How many reviews counted.
-    pub reviews: u32,
-    /// Their mean rating, unrounded.
-    pub average: f64,
-}
-
-/// Stores a [`ProductId`] as its hyphenated string.
-///
-/// Why not let serde store the UUID as it likes? BSON is a binary format, and `uuid` writes
-/// itself as 16 raw bytes to any format that is not human readable, BSON included: the
-/// documents would show `Binary(0x…)` in a shell, and a filter written with the string form
-/// would match nothing. One explicit representation, used everywhere, avoids both.
-pub mod product_id_as_string {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-    use shop_domain::ProductId;
-
-    /// Writes the id as a string.
-    pub fn serialize<S: Serializer>(id: &ProductId, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(id)
-    }
-
-    /// Reads an id from a string, rejecting anything that is not a UUID.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ProductId, D::Error> {
-        String::deserialize(deserializer)?
-            .parse()
-            .map_err(D::Error::custom)
-    }
-}
-
-/// A builder for the "best rated products" aggregation over the `reviews` collection, e.g.
-/// `RatingReport::new().since(date).min_reviews(3).top(k).run(&reviews).await?`.
-///
-/// The setters are given; [`build`](RatingReport::build) (the pipeline as BSON documents) and
-/// [`run`](RatingReport::run) (run it, read typed results) are yours.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RatingReport {
-    products: Option<Vec<ProductId>>,
-    since: Option<DateTime>,
-    min_reviews: Option<u32>,
-    top: Option<NonZeroU32>,
-}
-
+// The setters are given in given.rs; these two are yours.
 impl RatingReport {
-    /// A report over every review of every product, best average first.
-    pub fn new() -> Self {
-        RatingReport::default()
-    }
-
-    /// Only reviews of these products. An empty list selects no product at all.
-    pub fn for_products(mut self, products: impl IntoIterator<Item = ProductId>) -> Self {
-        self.products = Some(products.into_iter().collect());
-        self
-    }
-
-    /// Only reviews created at or after `at`.
-    pub fn since(mut self, at: DateTime) -> Self {
-        self.since = Some(at);
-        self
-    }
-
-    /// Only products with at least `n` counted reviews: one 5-star review should not beat a
-    /// hundred 4-star ones.
-    pub fn min_reviews(mut self, n: u32) -> Self {
-        self.min_reviews = Some(n);
-        self
-    }
-
-    /// Only the first `k` products of the ranking. `NonZeroU32` because MongoDB rejects
-    /// `$limit: 0`: the type rules it out before a server has to.
-    pub fn top(mut self, k: NonZeroU32) -> Self {
-        self.top = Some(k);
-        self
-    }
-
     /// The aggregation pipeline, one document per stage, in this order:
     ///
     /// 1. One `$match` on the reviews, only when [`for_products`](Self::for_products) or

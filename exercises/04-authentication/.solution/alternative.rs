@@ -20,75 +20,17 @@
 //!   [`KeyStore::rotate`]: a prefix, a public id, a secret stored only as a [`SecretHash`] and
 //!   compared in constant time, and scopes.
 
-use std::collections::HashMap;
+// The given code (types, errors, ...): one file, shared with the reference solution.
+#[path = "../src/given.rs"]
+mod given;
+pub use given::*;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use thiserror::Error;
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 // Part (a): claims validation
 // ─────────────────────────────────────────────────────────────────────────────────────────────
-
-// ANCHOR: claims
-/// Seconds since the Unix epoch, as every JWT time claim counts them.
-pub type UnixTime = u64;
-
-/// Where "now" comes from. Production reads the system clock; tests inject a fixed time, so a
-/// test about expiry never sleeps and never flakes.
-pub trait Clock {
-    fn now(&self) -> UnixTime;
-}
-
-/// A clock that always says the same time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixedClock(pub UnixTime);
-
-impl Clock for FixedClock {
-    fn now(&self) -> UnixTime {
-        self.0
-    }
-}
-
-/// The registered claims of a token whose signature has already been verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claims {
-    /// Issuer.
-    pub iss: String,
-    /// Audience: one or more recipients (RFC 7519 allows a string or an array).
-    pub aud: Vec<String>,
-    /// Subject.
-    pub sub: String,
-    /// Expiration time: the token is refused from this second on.
-    pub exp: UnixTime,
-    /// Not before: the token is refused before this second. Optional.
-    pub nbf: Option<UnixTime>,
-}
-
-/// What this service accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected {
-    /// The one issuer we trust.
-    pub issuer: String,
-    /// Our own name: it must be among the token's audiences.
-    pub audience: String,
-    /// Seconds of tolerance for clocks that disagree, applied to `exp` and `nbf`.
-    pub leeway: u64,
-}
-
-/// Why claims were refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ClaimsError {
-    #[error("issued by {found:?}, expected {expected:?}")]
-    WrongIssuer { expected: String, found: String },
-    #[error("not meant for {expected:?}")]
-    WrongAudience { expected: String },
-    #[error("expired at {exp}, now is {now}")]
-    Expired { exp: UnixTime, now: UnixTime },
-    #[error("not valid before {nbf}, now is {now}")]
-    NotYetValid { nbf: UnixTime, now: UnixTime },
-}
-// ANCHOR_END: claims
 
 // ANCHOR: validate_claims
 /// Checks the claims in this order, returning the first failure:
@@ -138,56 +80,6 @@ pub fn validate_claims(
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 // Part (b): an RBAC guard with ownership
 // ─────────────────────────────────────────────────────────────────────────────────────────────
-
-// ANCHOR: rbac
-/// A user's role in the shop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Customer,
-    Support,
-    Admin,
-}
-
-/// What a role allows beyond a user's own orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
-    ViewAnyOrder,
-    CancelAnyOrder,
-    RefundOrder,
-    ManageUsers,
-}
-
-/// Who is calling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: u64,
-    pub role: Role,
-}
-
-/// The object being accessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
-    pub id: u64,
-    pub owner: u64,
-}
-
-/// What the caller wants to do to the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderAction {
-    View,
-    Cancel,
-    Refund,
-}
-
-/// A refusal, and the status code it becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denied {
-    /// 404: the caller may not know the order exists.
-    NotFound,
-    /// 403: the caller may see the order but not do this to it.
-    Forbidden,
-}
-// ANCHOR_END: rbac
 
 // ANCHOR: permissions
 const CUSTOMER: &[Permission] = &[];
@@ -247,111 +139,6 @@ pub fn authorize(principal: &Principal, action: OrderAction, order: &Order) -> R
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 // Part (c): API keys
 // ─────────────────────────────────────────────────────────────────────────────────────────────
-
-// ANCHOR: keys
-/// What every key of this exercise starts with.
-pub const PREFIX: &str = "sk_test_";
-/// The public id: 16 lowercase hexadecimal characters (8 random bytes).
-pub const ID_LEN: usize = 16;
-/// The secret: 64 lowercase hexadecimal characters (32 random bytes).
-pub const SECRET_LEN: usize = 64;
-
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    OrdersRead,
-    OrdersWrite,
-}
-
-/// What the server keeps for a key: never the secret, only its SHA-256.
-#[derive(Debug, Clone)]
-pub struct StoredKey {
-    pub id: String,
-    pub owner: u64,
-    pub scopes: Vec<Scope>,
-    pub secret_hash: SecretHash,
-    pub revoked: bool,
-}
-
-pub use secret_hash::SecretHash;
-
-/// A module of its own, so that no code outside it (yours included) can reach the bytes.
-mod secret_hash {
-    use std::fmt;
-
-    use subtle::{Choice, ConstantTimeEq};
-
-    /// The SHA-256 of a key's secret. Its only comparison is [`ConstantTimeEq::ct_eq`]: it
-    /// has no `PartialEq`, so `==` does not compile, and its bytes cannot be read back.
-    ///
-    /// Why: `==` on bytes may stop at the first byte that differs, so how long it takes says
-    /// how much of a guess was right. Against a value compared as it is (a token, an HMAC
-    /// tag) an attacker who can time enough requests learns it a byte at a time. Here the
-    /// values are SHA-256 digests, which a guess cannot steer byte by byte, so the leak is
-    /// much smaller; but one rule for every secret beats an argument per case, and this type
-    /// makes the rule the only way that compiles.
-    #[derive(Clone)]
-    pub struct SecretHash([u8; 32]);
-
-    impl SecretHash {
-        /// Wraps a SHA-256 digest.
-        pub fn from_digest(digest: [u8; 32]) -> SecretHash {
-            SecretHash(digest)
-        }
-    }
-
-    impl ConstantTimeEq for SecretHash {
-        /// Looks at all 32 bytes whatever they hold; `bool::from` turns the answer into a
-        /// `bool`.
-        fn ct_eq(&self, other: &SecretHash) -> Choice {
-            self.0.ct_eq(&other.0)
-        }
-    }
-
-    /// Without the bytes: a hash in a log line is one more thing to guess offline.
-    impl fmt::Debug for SecretHash {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("SecretHash(..)")
-        }
-    }
-}
-
-/// Why a presented key was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum KeyError {
-    #[error("not a key of the form {PREFIX}<id>_<secret>")]
-    Malformed,
-    #[error("no key with this id")]
-    Unknown,
-    #[error("the secret does not match")]
-    WrongSecret,
-    #[error("the key has been revoked")]
-    Revoked,
-    #[error("the key lacks the {0:?} scope")]
-    MissingScope(Scope),
-}
-
-/// The keys, by id.
-#[derive(Debug, Default)]
-pub struct KeyStore {
-    keys: HashMap<String, StoredKey>,
-}
-
-impl KeyStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Stores a key, replacing one with the same id.
-    pub fn insert(&mut self, key: StoredKey) {
-        self.keys.insert(key.id.clone(), key);
-    }
-
-    pub fn get(&self, id: &str) -> Option<&StoredKey> {
-        self.keys.get(id)
-    }
-}
-// ANCHOR_END: keys
 
 // ANCHOR: key_functions
 /// SHA-256 of a secret's text, as a [`SecretHash`]. (A fast hash is right here, unlike for

@@ -21,84 +21,26 @@
 //!   the SKU and slug rules are a small state machine over the characters instead of
 //!   `split('-')`.
 
+// The given code (types, errors, ...): one file, shared with the reference solution.
+#[path = "../src/given.rs"]
+mod given;
+pub use given::*;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-/// The columns a client may sort the catalog by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SortField {
-    Price,
-    Name,
-    Created,
-}
-
+// A second impl block of the given type: the allow-list as a table, searched by name.
 impl SortField {
     const ALL: [SortField; 3] = [SortField::Price, SortField::Name, SortField::Created];
-
-    pub const fn column(self) -> &'static str {
-        match self {
-            SortField::Price => "price_minor",
-            SortField::Name => "name",
-            SortField::Created => "created_at",
-        }
-    }
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            SortField::Price => "price",
-            SortField::Name => "name",
-            SortField::Created => "created",
-        }
-    }
 
     fn key_is_text(self) -> bool {
         self == SortField::Name
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Direction {
-    #[default]
-    Asc,
-    Desc,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SortSpec {
-    pub field: SortField,
-    pub direction: Direction,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Value {
-    Int(i64),
-    Text(String),
-}
-
 // ---------------------------------------------------------------------------------------------
 // Part (a)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Cursor {
-    pub sort: SortField,
-    pub key: Value,
-    pub id: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CursorError {
-    #[error("the cursor is not base64url")]
-    Encoding,
-    #[error("the cursor is malformed")]
-    Malformed,
-    #[error("cursor version {0} is not supported")]
-    UnsupportedVersion(u64),
-}
 
 /// Appends `text` as a JSON string, escaped exactly as the brief says.
 fn push_json_string(out: &mut String, text: &str) {
@@ -126,8 +68,6 @@ fn push_json_string(out: &mut String, text: &str) {
 }
 
 impl Cursor {
-    pub const VERSION: u64 = 1;
-
     pub fn encode(&self) -> String {
         let mut json = format!(
             r#"{{"v":{},"sort":"{}","key":"#,
@@ -184,47 +124,6 @@ impl Cursor {
 // ---------------------------------------------------------------------------------------------
 // Part (b)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListRequest {
-    pub filters: Filters,
-    pub sort: SortSpec,
-    pub after: Option<Cursor>,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Filters {
-    pub category: Option<String>,
-    pub min_price: Option<i64>,
-    pub max_price: Option<i64>,
-    pub search: Option<String>,
-}
-
-pub const MAX_LIMIT: u32 = 100;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sql {
-    pub text: String,
-    pub binds: Vec<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("cannot sort by `{0}`: use price, name or created, with a leading - for descending")]
-pub struct UnknownSort(pub String);
-
-pub fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
 
 impl SortSpec {
     pub fn parse(input: &str) -> Result<SortSpec, UnknownSort> {
@@ -321,62 +220,6 @@ impl ListRequest {
 // ---------------------------------------------------------------------------------------------
 // Part (c)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewProductRequest {
-    pub sku: String,
-    pub name: String,
-    pub price_minor: i64,
-    pub category: String,
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub pointer: String,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidProduct {
-    sku: String,
-    name: String,
-    price_minor: i64,
-    category: String,
-    description: String,
-}
-
-impl ValidProduct {
-    pub fn sku(&self) -> &str {
-        &self.sku
-    }
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn price_minor(&self) -> i64 {
-        self.price_minor
-    }
-    pub fn category(&self) -> &str {
-        &self.category
-    }
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-}
-
-pub const MAX_NAME_CHARS: usize = 200;
-pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
-pub const MAX_PRICE_MINOR: i64 = 100_000_000;
-
-impl TryFrom<NewProductRequest> for ValidProduct {
-    type Error = Vec<FieldError>;
-
-    fn try_from(request: NewProductRequest) -> Result<Self, Self::Error> {
-        request.validate()
-    }
-}
 
 /// Groups of `word` characters joined by single hyphens, read one character at a time: a
 /// hyphen is allowed only right after a word character, and the text must end on one.

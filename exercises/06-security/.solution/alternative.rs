@@ -17,45 +17,18 @@
 //!   parser's serialisation (`host_str`) instead of its `Host` enum. Both ask the same parser,
 //!   so both judge the same host.
 
+// The given code (types, errors, ...): one file, shared with the reference solution.
+#[path = "../src/given.rs"]
+mod given;
+pub use given::*;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-use thiserror::Error;
-
-pub trait Clock {
-    fn now(&self) -> Duration;
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    pub fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.0.fetch_add(nanos, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::SeqCst))
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Part (a)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub enum Denied {
-    #[error("not enough tokens: retry after {retry_after:?}")]
-    Wait { retry_after: Duration },
-    #[error("{requested} tokens is more than the bucket's capacity of {capacity}")]
-    TooMany { requested: u32, capacity: u32 },
-}
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
@@ -145,23 +118,6 @@ impl<C: Clock> TokenBucket<C> {
 // Part (b)
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    pub free_failures: u32,
-    pub base_lockout: Duration,
-    pub max_lockout: Duration,
-    pub ip_limit: u32,
-    pub ip_window: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub enum Refused {
-    #[error("too many failures from this address: retry after {retry_after:?}")]
-    Address { retry_after: Duration },
-    #[error("this account is locked: retry after {retry_after:?}")]
-    Account { retry_after: Duration },
-}
-
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
@@ -236,36 +192,6 @@ impl LoginThrottle {
 // ---------------------------------------------------------------------------------------------
 // Part (c)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Internal {
-    Loopback,
-    Private,
-    LinkLocal,
-    CarrierGradeNat,
-    Documentation,
-    NonRoutable,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Addr(SocketAddr),
-    Name { host: String, port: u16 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum FetchRefused {
-    #[error("not a URL: {0}")]
-    BadUrl(#[from] url::ParseError),
-    #[error("scheme {0} is not allowed (http and https only)")]
-    Scheme(String),
-    #[error("URLs with a user name or password are not allowed")]
-    Credentials,
-    #[error("{addr} is an internal address ({kind:?})")]
-    Internal { addr: IpAddr, kind: Internal },
-    #[error("the host resolved to no address")]
-    Unresolved,
-}
 
 /// `::ffff:0:0/96`: where IPv4 addresses sit in the IPv6 space.
 const MAPPED: u128 = 0xffff << 32;

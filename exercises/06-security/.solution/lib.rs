@@ -3,61 +3,24 @@
 //!
 //! This is the reference solution. Read it after you have tried: `hints/` comes first. The
 //! public API is the stub's, item for item; only the bodies and the private helpers differ.
+//! The given code is not repeated here: it is the stub's own `src/given.rs`.
+
+// The given code (types, errors, ...): one file, shared with the reference solution.
+#[path = "../src/given.rs"]
+mod given;
+pub use given::*;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use thiserror::Error;
 use url::{Host, Url};
-
-// ANCHOR: clock
-/// A source of the current time, as a `Duration` since some fixed moment (the clock's epoch).
-///
-/// Only differences between two readings mean anything. Code that takes its time from a
-/// `Clock` instead of calling `Instant::now()` can be tested with a clock the test moves.
-pub trait Clock {
-    fn now(&self) -> Duration;
-}
-
-/// A clock that stands still until told to move. Clones share the same time, so a test can
-/// keep one and give another to the code under test.
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    /// Moves the clock forward by `by` (nanoseconds; `u64` covers 584 years).
-    pub fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.0.fetch_add(nanos, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::SeqCst))
-    }
-}
-// ANCHOR_END: clock
 
 // ---------------------------------------------------------------------------------------------
 // Part (a): the token bucket
 // ---------------------------------------------------------------------------------------------
 
 // ANCHOR: bucket
-/// Why [`TokenBucket::try_acquire`] said no.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub enum Denied {
-    /// Not enough tokens yet: `retry_after` from now there will be.
-    #[error("not enough tokens: retry after {retry_after:?}")]
-    Wait { retry_after: Duration },
-    /// More tokens than the bucket can ever hold: waiting will not help.
-    #[error("{requested} tokens is more than the bucket's capacity of {capacity}")]
-    TooMany { requested: u32, capacity: u32 },
-}
-
 /// A token bucket that gains one token every `period`, up to `capacity`.
 ///
 /// The rules, which the tests check exactly:
@@ -174,29 +137,6 @@ impl<C: Clock> TokenBucket<C> {
 // ---------------------------------------------------------------------------------------------
 
 // ANCHOR: throttle
-/// The knobs of [`LoginThrottle`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    /// Failures an account may have before it is locked at all.
-    pub free_failures: u32,
-    /// The lock after the first failure past the free ones; each further failure doubles it.
-    pub base_lockout: Duration,
-    /// The longest lock.
-    pub max_lockout: Duration,
-    /// Failures one address may have, over all accounts, within `ip_window`: at least 1.
-    pub ip_limit: u32,
-    pub ip_window: Duration,
-}
-
-/// Why a login attempt may not even be checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub enum Refused {
-    #[error("too many failures from this address: retry after {retry_after:?}")]
-    Address { retry_after: Duration },
-    #[error("this account is locked: retry after {retry_after:?}")]
-    Account { retry_after: Duration },
-}
-
 #[derive(Debug, Clone, Default)]
 struct AccountRecord {
     failures: u32,
@@ -315,55 +255,6 @@ fn account_key(account: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Part (c): SSRF, the address checks of a server that fetches URLs for its users
 // ---------------------------------------------------------------------------------------------
-
-// ANCHOR: ssrf_types
-/// Why an address must not be fetched on a user's behalf: the range it is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Internal {
-    /// `127.0.0.0/8` and `::1`: this machine.
-    Loopback,
-    /// `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16` (RFC 1918) and the IPv6 unique-local
-    /// addresses `fc00::/7`: the private network behind the server.
-    Private,
-    /// `169.254.0.0/16` and `fe80::/10`. `169.254.169.254` is the cloud metadata service,
-    /// which hands out the machine's credentials: the classic SSRF prize.
-    LinkLocal,
-    /// `100.64.0.0/10`, the shared address space of carrier-grade NAT (RFC 6598).
-    CarrierGradeNat,
-    /// `192.0.2.0/24`, `198.51.100.0/24`, `203.0.113.0/24` (RFC 5737) and `2001:db8::/32`
-    /// (RFC 3849): reserved for examples, never a real server.
-    Documentation,
-    /// Where no fetch should go: `0.0.0.0/8` ("this network"; a connection to `0.0.0.0`
-    /// reaches this machine on Linux and macOS), multicast `224.0.0.0/4`, the reserved
-    /// `240.0.0.0/4` with the broadcast address `255.255.255.255`; `::` and multicast
-    /// `ff00::/8`.
-    NonRoutable,
-}
-
-/// Where a fetch of a URL would go, as far as the URL itself tells.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// The host is an IP address, and a public one: connect to exactly this.
-    Addr(SocketAddr),
-    /// The host is a name: resolve it, then give every address of the answer to [`pin`].
-    Name { host: String, port: u16 },
-}
-
-/// Why a URL, or the addresses its host resolved to, will not be fetched.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum FetchRefused {
-    #[error("not a URL: {0}")]
-    BadUrl(#[from] url::ParseError),
-    #[error("scheme {0} is not allowed (http and https only)")]
-    Scheme(String),
-    #[error("URLs with a user name or password are not allowed")]
-    Credentials,
-    #[error("{addr} is an internal address ({kind:?})")]
-    Internal { addr: IpAddr, kind: Internal },
-    #[error("the host resolved to no address")]
-    Unresolved,
-}
-// ANCHOR_END: ssrf_types
 
 // ANCHOR: ssrf
 /// Which kind of internal address `ip` is, or `None` for a public one: the ranges listed on
