@@ -35,6 +35,24 @@ fn text(s: &str) -> Value {
 }
 
 /// The SQL for `request`, which must build.
+/// A classic injection payload in every text a client controls: the category, the search and
+/// the cursor's key.
+fn injection_request() -> ListRequest {
+    let filters = Filters {
+        category: Some(INJECTION.into()),
+        search: Some(INJECTION.into()),
+        ..Filters::default()
+    };
+    let after = Cursor {
+        sort: SortField::Name,
+        key: text(INJECTION),
+        id: 1,
+    };
+    request(filters, by(SortField::Name, Direction::Asc), Some(after))
+}
+
+const INJECTION: &str = "x' OR '1'='1'; DROP TABLE products; --";
+
 fn sql_of(request: &ListRequest) -> Sql {
     match request.to_sql() {
         Ok(sql) => sql,
@@ -347,22 +365,7 @@ fn like_wildcards_in_a_search_are_escaped_in_the_bind() {
 
 #[test]
 fn an_injection_payload_ends_up_in_the_binds_only() {
-    let payload = "x' OR '1'='1'; DROP TABLE products; --";
-    let filters = Filters {
-        category: Some(payload.into()),
-        search: Some(payload.into()),
-        ..Filters::default()
-    };
-    let after = Cursor {
-        sort: SortField::Name,
-        key: text(payload),
-        id: 1,
-    };
-    let sql = sql_of(&request(
-        filters,
-        by(SortField::Name, Direction::Asc),
-        Some(after),
-    ));
+    let sql = sql_of(&injection_request());
     for fragment in ["DROP", "OR '1'", "--", "x'", ";"] {
         assert!(
             !sql.text.contains(fragment),
@@ -370,8 +373,8 @@ fn an_injection_payload_ends_up_in_the_binds_only() {
             sql.text
         );
     }
-    assert_eq!(sql.binds[0], text(payload));
-    assert_eq!(sql.binds[2], text(payload));
+    assert_eq!(sql.binds[0], text(INJECTION));
+    assert_eq!(sql.binds[2], text(INJECTION));
 }
 
 proptest! {
@@ -809,22 +812,7 @@ mod needs_postgres {
 
     #[tokio::test]
     async fn injection_payloads_are_only_data() {
-        let payload = "x' OR '1'='1'; DROP TABLE products; --";
-        let filters = Filters {
-            category: Some(payload.into()),
-            search: Some(payload.into()),
-            ..Filters::default()
-        };
-        let after = Cursor {
-            sort: SortField::Name,
-            key: text(payload),
-            id: 1,
-        };
-        let sql = sql_of(&request(
-            filters,
-            by(SortField::Name, Direction::Asc),
-            Some(after),
-        ));
+        let sql = sql_of(&injection_request());
         let db = catalog(&SHOP).await;
         assert_eq!(
             run(&db, &sql).await,
