@@ -34,10 +34,14 @@ pub struct AppliedMigration {
 /// Applies the shop's migrations and lists what the database now records as applied.
 #[tracing::instrument(skip_all, err)]
 pub async fn migrate(pool: &PgPool) -> Result<Vec<AppliedMigration>, sqlx::migrate::MigrateError> {
-    // Every file in capstone/crates/shop-db/migrations/, embedded in the binary at compile
-    // time. run() takes an advisory lock (two instances starting at once do not race), skips
-    // versions already applied, and refuses to continue if an applied file's checksum changed.
-    shop_db::MIGRATOR.run(pool).await?;
+    // The files in capstone/crates/shop-db/migrations/, embedded in the binary at compile
+    // time, through the schema lesson 05 leaves (pinned, so that a later lesson's migration
+    // does not change this demonstration). run() takes an advisory lock (two instances starting
+    // at once do not race), skips versions already applied, and refuses to continue if an
+    // applied file's checksum changed.
+    shop_db::migrator_through(shop_db::SCHEMA_OF_LESSON_05)
+        .run(pool)
+        .await?;
     // sqlx keeps its own table, which is not part of our schema: a runtime query.
     let applied = sqlx::query_as::<_, AppliedMigration>(
         "SELECT version, description, execution_time FROM _sqlx_migrations ORDER BY version",

@@ -17,7 +17,7 @@ mod needs_postgres {
 
     async fn seeded(size: SeedSize) -> PgDatabase {
         let db = testkit::postgres().await;
-        shop_db::MIGRATOR
+        shop_db::migrator_through(shop_db::SCHEMA_OF_LESSON_05)
             .run(db.pool())
             .await
             .expect("the migrations apply to an empty database");

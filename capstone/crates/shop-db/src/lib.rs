@@ -38,3 +38,50 @@ pub use users::{
 /// schema it expects. `MIGRATOR.run(&pool)` applies the ones a database has not seen yet, in
 /// order, each in its own transaction, and refuses to start if an applied file was edited.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+// ANCHOR: pinned_schema
+/// The last migration of the schema as lesson 05 leaves it.
+///
+/// Lessons 02 and 05 apply the migrations through this one ([`migrator_through`]), never the
+/// whole [`MIGRATOR`]: a migration a later lesson adds to the capstone then cannot change, or
+/// break, their demonstrations and tests. Lesson 02 gets lessons 04's and 05's migrations too,
+/// because the seed it shares with the capstone writes their columns.
+pub const SCHEMA_OF_LESSON_05: i64 = 20261121000004;
+
+/// The shop's migrations up to and including `version`, as a migrator of their own.
+pub fn migrator_through(version: i64) -> sqlx::migrate::Migrator {
+    let migrations = MIGRATOR
+        .iter()
+        .filter(|migration| migration.version <= version)
+        .cloned()
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(migrations)
+}
+// ANCHOR_END: pinned_schema
+
+#[cfg(test)]
+mod pinned_schema_tests {
+    use super::*;
+
+    #[test]
+    fn lesson_05s_schema_is_its_four_migrations_whatever_comes_later() {
+        let versions: Vec<i64> = migrator_through(SCHEMA_OF_LESSON_05)
+            .iter()
+            .map(|migration| migration.version)
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                20261121000001,
+                20261121000002,
+                20261121000003,
+                20261121000004
+            ]
+        );
+    }
+
+    #[test]
+    fn the_pinned_version_is_a_migration_that_exists() {
+        assert!(MIGRATOR.version_exists(SCHEMA_OF_LESSON_05));
+    }
+}
