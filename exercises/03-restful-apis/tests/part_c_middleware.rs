@@ -7,6 +7,7 @@
 
 use std::any::Any;
 use std::collections::HashSet;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower::ServiceExt;
+use tower::{Layer, Service, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
 
@@ -556,4 +557,51 @@ async fn over_a_socket_the_whole_app_works() {
 
     drop(client);
     server.stop().await;
+}
+
+/// An inner service that refuses its first readiness check, as an overloaded dependency does
+/// (a concurrency limit, a breaker that is open), and is ready after that.
+#[derive(Default)]
+struct BusyOnce {
+    asked: bool,
+}
+
+impl Service<Request<Body>> for BusyOnce {
+    type Response = Response;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<Response, &'static str>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if std::mem::replace(&mut self.asked, true) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Ready(Err("busy"))
+        }
+    }
+
+    fn call(&mut self, _: Request<Body>) -> Self::Future {
+        std::future::ready(Ok(StatusCode::OK.into_response()))
+    }
+}
+
+#[tokio::test]
+async fn the_middleware_is_ready_exactly_when_the_inner_service_is() {
+    let mut service = RequestIdLayer.layer(BusyOnce::default());
+    assert_eq!(
+        service.ready().await.err(),
+        Some("busy"),
+        "poll_ready must pass the inner service's answer on: a layer that says `ready` for a \
+         busy service hides the backpressure"
+    );
+    let response = service
+        .ready()
+        .await
+        .expect("the inner service is ready the second time")
+        .call(Request::new(Body::empty()))
+        .await
+        .expect("the inner service answers");
+    assert!(
+        response.headers().contains_key("x-request-id"),
+        "the response passed through the middleware gets its id"
+    );
 }
