@@ -76,7 +76,7 @@ pub enum ApiError {
     #[error("not authenticated")]
     Unauthenticated,
 
-    /// 403: authenticated, but the role does not allow this. (A resource that belongs to
+    /// 403: authenticated, but without the permission this needs. (A resource that belongs to
     /// someone else answers 404 instead, so its existence is not confirmed.)
     #[error("forbidden: {detail}")]
     Forbidden { detail: String },
@@ -100,6 +100,11 @@ pub enum ApiError {
     /// ([`Problem::errors`]). 400 because the request line itself is wrong.
     #[error("invalid query parameters")]
     InvalidQuery { errors: Vec<FieldError> },
+
+    /// 400: path segments that break a rule, every one named by its route parameter (`slug`
+    /// in `/categories/{slug}/products`), as [`ApiError::InvalidQuery`] names query parameters.
+    #[error("invalid path parameters")]
+    InvalidPath { errors: Vec<FieldError> },
 
     /// 422: a well-formed JSON body whose values break rules, every one named. A body that is
     /// not JSON, or has the wrong shape, is a 400 from the `Json` extractor instead: 422 says
@@ -135,7 +140,7 @@ impl ApiError {
             ApiError::InvalidCredentials { .. } => StatusCode::UNAUTHORIZED,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidQuery { .. } | ApiError::InvalidPath { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidFields { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ReviewsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -186,6 +191,11 @@ impl ApiError {
             }
             ApiError::InvalidQuery { errors } => {
                 Problem::new(problem_type::VALIDATION, "Invalid query parameters", status)
+                    .with_detail(FieldError::summary(errors))
+                    .with_errors(errors.clone())
+            }
+            ApiError::InvalidPath { errors } => {
+                Problem::new(problem_type::VALIDATION, "Invalid path parameters", status)
                     .with_detail(FieldError::summary(errors))
                     .with_errors(errors.clone())
             }

@@ -18,7 +18,7 @@
 //! | [`db`] | start-up: connect to PostgreSQL, create the database, check or apply migrations |
 //! | [`state`] | [`AppState`]: the pool, the repositories, the reviews store, the config |
 //! | [`routes`] | [`router`]: the routes and the middleware stack |
-//! | [`extract`] | `Path` and `Query` whose rejections are problem documents |
+//! | [`extract`] | `Path` and `Query` whose rejections are problem documents, and which refuse text PostgreSQL cannot hold |
 //! | [`error`] | [`ApiError`] and RFC 9457 `application/problem+json` |
 //! | [`server`] | [`serve`] with graceful shutdown |
 //! | [`seed`] | `--seed`: demo data in PostgreSQL and demo reviews in MongoDB |

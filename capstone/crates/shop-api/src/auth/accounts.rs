@@ -17,7 +17,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use shop_db::api_keys::KeyForCheck;
@@ -25,8 +25,8 @@ use shop_db::reviews::{Review, ReviewStore};
 use shop_db::sessions::SessionInfo;
 use shop_db::users::{ERASED_DISPLAY_NAME, OrderRecord};
 use shop_db::{
-    ApiKey, ApiKeyRepo, DbError, DisplayName, NewApiKey, NewUser, ProfileChange, Refresh,
-    RevokeReason, Scope, SessionLifetimes, SessionRepo, User, UserRepo,
+    ApiKey, ApiKeyRepo, DbError, DisplayName, NewApiKey, ProfileChange, Refresh, RevokeReason,
+    Scope, SessionLifetimes, SessionRepo, User, UserRepo,
 };
 use shop_domain::{Email, Role, UserId};
 use sqlx::PgPool;
@@ -34,11 +34,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::mailer::{Mail, MailError, Mailer, Outbox};
-use super::password::{self, HashError, Passwords, Verified, WeakPassword};
+use super::password::{self, HashError, Passwords, Verified};
+use super::registration::{self, SignUp, ValidSignUp};
 use super::secret;
 use super::tokens::{TokenError, TokenKeys};
 use crate::config::Config;
+use crate::error::{FieldError, FieldErrors};
 use crate::security::LoginThrottle;
+use crate::security::throttle::{SystemClock, ThrottlePolicy};
 
 /// The public part of every API key starts with this, so a leaked key is recognisable (secret
 /// scanners look for such prefixes).
@@ -55,10 +58,9 @@ pub enum AccountError {
     InvalidVerificationToken,
     #[error("too many failed attempts")]
     Throttled { retry_after: Duration },
-    #[error("{0}")]
-    WeakPassword(#[from] WeakPassword),
-    #[error("{0}")]
-    Invalid(String),
+    /// Fields of the request that break a rule, every one named: a 422.
+    #[error("invalid fields")]
+    InvalidFields(Vec<FieldError>),
     #[error("{0}")]
     NotAllowed(&'static str),
     #[error("no {0} {1}")]
@@ -88,6 +90,16 @@ pub struct CreatedKey {
     pub full_key: SecretString,
 }
 
+/// A profile edit as the client sent it: text, checked by
+/// [`Accounts::update_profile`]. `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileEdit {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    /// Required when `email` changes the address.
+    pub current_password: Option<SecretString>,
+}
+
 /// Everything the service holds about one person (GDPR art. 15 and 20).
 #[derive(Debug)]
 pub struct Export {
@@ -102,6 +114,8 @@ pub struct Export {
 /// The account service. Cheap to clone: handles all the way down.
 #[derive(Debug, Clone)]
 pub struct Accounts {
+    /// For the one transaction the repositories cannot run: a sign-up (see [`registration`]).
+    pool: PgPool,
     pub users: UserRepo,
     pub sessions: SessionRepo,
     pub api_keys: ApiKeyRepo,
@@ -139,14 +153,11 @@ impl Accounts {
         Ok(Accounts {
             users: UserRepo::new(pool.clone()),
             sessions: SessionRepo::new(pool.clone()),
-            api_keys: ApiKeyRepo::new(pool),
+            api_keys: ApiKeyRepo::new(pool.clone()),
+            pool,
             passwords,
             mailer: Arc::new(Outbox::new(settings.mail_echo)),
-            throttle: LoginThrottle::new(
-                security.login_max_failures,
-                security.login_max_failures_per_ip,
-                security.login_lockout,
-            ),
+            throttle: LoginThrottle::new(ThrottlePolicy::from(security), Arc::new(SystemClock)),
             tokens,
             lifetimes: SessionLifetimes {
                 refresh: settings.refresh_token_ttl,
@@ -157,32 +168,94 @@ impl Accounts {
     }
 
     // ANCHOR: register
-    /// Creates a customer account and mails a verification token to its address.
+    /// Signs a new customer up and mails them a verification token, or, when the address
+    /// already has an account, mails its owner instead. The caller cannot tell which happened:
+    /// both answer the same, after the same work, and each sends one mail to the address.
+    /// Returns the address the mail went to.
     #[tracing::instrument(skip_all, fields(user.id), err(level = "debug"))]
-    pub async fn register(
-        &self,
-        email: Email,
-        display_name: DisplayName,
-        password: SecretString,
-    ) -> Result<User, AccountError> {
-        password::check_policy(
-            password.expose_secret(),
-            &[email.as_str(), email.local_part(), display_name.as_str()],
-        )?;
-        let password_hash = Some(self.passwords.hash(password).await?);
-        let user = self
-            .users
-            .create(NewUser {
-                email,
-                display_name,
-                password_hash,
-            })
+    pub async fn register(&self, sign_up: SignUp) -> Result<Email, AccountError> {
+        let ValidSignUp {
+            email,
+            display_name,
+            password,
+        } = sign_up.validate().map_err(AccountError::InvalidFields)?;
+        // Hashed before the database is asked whether the address is free (the INSERT that
+        // finds out takes the hash): a taken address costs the same argon2 work as a new one.
+        let password_hash = self.passwords.hash(password).await?;
+        let mut tx = self.pool.begin().await.map_err(DbError::from)?;
+        let inserted = registration::insert_user(&mut tx, &email, &display_name, &password_hash)
+            .await
+            .map_err(DbError::from)?;
+        let Some(user) = inserted else {
+            tx.rollback().await.map_err(DbError::from)?;
+            self.tell_owner_about_sign_up(&email).await?;
+            return Ok(email);
+        };
+        tracing::Span::current().record("user.id", tracing::field::display(user));
+        let token = secret::generate();
+        registration::insert_verification_token(
+            &mut tx,
+            user,
+            &email,
+            &secret::digest_secret(&token),
+            OffsetDateTime::now_utc() + self.verification_ttl,
+        )
+        .await
+        .map_err(DbError::from)?;
+        // The mail goes before the commit: if it cannot be handed over, the transaction rolls
+        // back (dropping `tx` does that) and the address is free for the next try. A commit
+        // that fails after the mail leaves a token that verifies nothing.
+        self.mailer
+            .send(self.verification_mail(&email, &display_name, &token))
             .await?;
-        tracing::Span::current().record("user.id", tracing::field::display(user.id));
-        self.send_verification(&user).await?;
-        Ok(user)
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(email)
     }
     // ANCHOR_END: register
+
+    /// The other half of [`register`](Self::register): the address is taken, so its owner
+    /// hears that someone tried. The attempt changes nothing about the account.
+    async fn tell_owner_about_sign_up(&self, email: &Email) -> Result<(), AccountError> {
+        // One query, as the new account's token insert is one: both paths do the same work.
+        let owner = self.users.find_by_email(email).await?;
+        tracing::info!(
+            owner.id = ?owner.as_ref().map(|o| o.id),
+            "sign-up with a registered address: mailing its owner"
+        );
+        let greeting = owner.map_or_else(
+            || "Hello".to_owned(),
+            |o| format!("Hello {}", o.display_name),
+        );
+        let body = format!(
+            "{greeting},\n\nsomeone tried to create a shop account with this address, which \
+             already has one. Nothing was changed: your account and its password are as they \
+             were.\n\nIf it was you, sign in with your password instead. If it was not, you \
+             can ignore this mail.\n"
+        );
+        self.mailer
+            .send(Mail {
+                to: email.clone(),
+                subject: "Someone tried to register with your address".to_owned(),
+                body: SecretString::from(body),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The mail that carries a verification token to `email`.
+    fn verification_mail(&self, email: &Email, name: &DisplayName, token: &SecretString) -> Mail {
+        let body = format!(
+            "Hello {name},\n\nconfirm your address by sending this token to POST \
+             /auth/verify-email (it expires in {} hours):\n\nVerification token: {}\n",
+            self.verification_ttl.as_secs() / 3600,
+            token.expose_secret()
+        );
+        Mail {
+            to: email.clone(),
+            subject: "Confirm your email address".to_owned(),
+            body: SecretString::from(body),
+        }
+    }
 
     /// Mails a fresh verification token for the user's current address.
     async fn send_verification(&self, user: &User) -> Result<(), AccountError> {
@@ -196,19 +269,8 @@ impl Accounts {
                 expires_at,
             )
             .await?;
-        let body = format!(
-            "Hello {},\n\nconfirm your address by sending this token to POST /auth/verify-email \
-             (it expires in {} hours):\n\nVerification token: {}\n",
-            user.display_name,
-            self.verification_ttl.as_secs() / 3600,
-            token.expose_secret()
-        );
         self.mailer
-            .send(Mail {
-                to: user.email.clone(),
-                subject: "Confirm your email address".to_owned(),
-                body: SecretString::from(body),
-            })
+            .send(self.verification_mail(&user.email, &user.display_name, &token))
             .await?;
         Ok(())
     }
@@ -236,7 +298,7 @@ impl Accounts {
             .as_ref()
             .map_or_else(|| email.trim().to_lowercase(), Email::normalized);
         self.throttle
-            .check(&account, ip, Instant::now())
+            .check(&account, ip)
             .map_err(|retry_after| AccountError::Throttled { retry_after })?;
 
         let credentials = match &parsed {
@@ -253,13 +315,13 @@ impl Accounts {
         let user = match (user, verified) {
             (Some(user), Verified::Yes | Verified::NeedsRehash) => user,
             _ => {
-                self.throttle.record_failure(&account, ip, Instant::now());
+                self.throttle.record_failure(&account, ip);
                 tracing::info!(client.ip = %ip, "sign-in failed");
                 return Err(AccountError::InvalidCredentials);
             }
         };
         tracing::Span::current().record("user.id", tracing::field::display(user.id));
-        self.throttle.record_success(&account);
+        self.throttle.record_success(&account, ip);
         if verified == Verified::NeedsRehash {
             self.rehash(user.id, password).await;
         }
@@ -353,13 +415,13 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let account = user.email.normalized();
         self.throttle
-            .check(&account, ip, Instant::now())
+            .check(&account, ip)
             .map_err(|retry_after| AccountError::Throttled { retry_after })?;
         let stored = self.users.password_hash(user.id).await?;
         match self.passwords.verify(password, stored).await? {
             Verified::Yes | Verified::NeedsRehash => Ok(()),
             Verified::No => {
-                self.throttle.record_failure(&account, ip, Instant::now());
+                self.throttle.record_failure(&account, ip);
                 Err(AccountError::InvalidCredentials)
             }
         }
@@ -393,51 +455,71 @@ impl Accounts {
                 profile.email.local_part(),
                 profile.display_name.as_str(),
             ],
-        )?;
+        )
+        .map_err(|weak| AccountError::InvalidFields(vec![FieldError::new("new_password", weak)]))?;
         let hash = self.passwords.hash(new).await?;
         self.users.change_password(user, &hash, keep).await?;
         Ok(())
     }
     // ANCHOR_END: change_password
 
-    /// Edits the profile. A new address needs the current password and is unverified until
-    /// the token mailed to it is redeemed.
+    // ANCHOR: update_profile
+    /// Edits the profile. Every field is checked first and every problem reported in one
+    /// 422; a new address also needs the current password, and is unverified until the token
+    /// mailed to it is redeemed.
     pub async fn update_profile(
         &self,
         user: UserId,
-        change: ProfileChange,
-        current_password: Option<SecretString>,
+        edit: ProfileEdit,
         ip: IpAddr,
     ) -> Result<User, AccountError> {
         let profile = self.profile(user).await?;
-        let new_address = change
+        let mut errors = FieldErrors::default();
+        let display_name = edit
+            .display_name
+            .and_then(|name| errors.check("display_name", DisplayName::parse(&name)));
+        let email = edit
             .email
+            .and_then(|email| errors.check("email", Email::parse(&email)));
+        let new_address = email
             .as_ref()
-            .filter(|email| email.normalized() != profile.email.normalized());
-        if new_address.is_some() {
-            let password = current_password.ok_or(AccountError::Invalid(
-                "changing the email address needs `current_password`".to_owned(),
-            ))?;
+            .is_some_and(|email| email.normalized() != profile.email.normalized());
+        if new_address && edit.current_password.is_none() {
+            errors.push(
+                "current_password",
+                "is required to change the email address",
+            );
+        }
+        if !errors.is_empty() {
+            return Err(AccountError::InvalidFields(errors.into_vec()));
+        }
+        if new_address && let Some(password) = edit.current_password {
             self.confirm_password(&profile, password, ip).await?;
         }
+        let change = ProfileChange {
+            display_name,
+            email,
+        };
         let updated = self
             .users
             .update_profile(user, &change)
             .await?
             .ok_or_else(|| AccountError::NotFound("account", user.to_string()))?;
-        if updated.email_verified_at.is_none() && new_address.is_some() {
+        if updated.email_verified_at.is_none() && new_address {
             self.send_verification(&updated).await?;
         }
         Ok(updated)
     }
+    // ANCHOR_END: update_profile
 
     // ANCHOR: api_keys
-    /// Creates an API key for a verified account. The full key is returned once.
+    /// Creates an API key for a verified account. The full key is returned once. The name
+    /// and every scope are checked together: all the problems come back in one 422.
     pub async fn create_api_key(
         &self,
         user: UserId,
-        name: String,
-        scopes: Vec<Scope>,
+        name: &str,
+        scopes: &[String],
     ) -> Result<CreatedKey, AccountError> {
         let profile = self.profile(user).await?;
         if profile.email_verified_at.is_none() {
@@ -445,18 +527,25 @@ impl Accounts {
                 "Verify your email address before creating API keys.",
             ));
         }
+        let mut errors = FieldErrors::default();
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(AccountError::Invalid(
-                "`name` must be 1 to 100 characters without control characters".to_owned(),
-            ));
+            errors.push(
+                "name",
+                "must be 1 to 100 characters without control characters",
+            );
         }
         if scopes.is_empty() {
-            return Err(AccountError::Invalid(
-                "`scopes` must name at least one scope".to_owned(),
-            ));
+            errors.push("scopes", "must name at least one scope");
         }
-        let mut scopes = scopes;
+        let mut scopes: Vec<Scope> = scopes
+            .iter()
+            .enumerate()
+            .filter_map(|(n, scope)| errors.check(format!("scopes[{n}]"), scope.parse::<Scope>()))
+            .collect();
+        if !errors.is_empty() {
+            return Err(AccountError::InvalidFields(errors.into_vec()));
+        }
         scopes.sort_unstable();
         scopes.dedup();
         let prefix = secret::hex_id(6);
@@ -579,10 +668,7 @@ impl From<AccountError> for crate::error::ApiError {
                 detail: "The verification token is invalid, already used or expired.".to_owned(),
             },
             AccountError::Throttled { retry_after } => ApiError::TooManyRequests { retry_after },
-            AccountError::WeakPassword(weak) => ApiError::InvalidRequest {
-                detail: format!("Choose another password: {weak}."),
-            },
-            AccountError::Invalid(detail) => ApiError::InvalidRequest { detail },
+            AccountError::InvalidFields(errors) => ApiError::InvalidFields { errors },
             AccountError::NotAllowed(detail) => ApiError::Forbidden {
                 detail: detail.to_owned(),
             },

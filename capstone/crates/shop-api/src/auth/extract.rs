@@ -1,23 +1,24 @@
-//! Authentication as an extractor: a handler that takes [`CurrentUser`] or [`RequireRole`]
-//! cannot run for a request that fails the check, so no route can forget it.
+//! Authentication as an extractor: a handler that takes [`CurrentUser`] or
+//! [`RequirePermission`] cannot run for a request that fails the check, so no route can forget
+//! it.
 //!
 //! ```
-//! use shop_api::auth::{Admin, CurrentUser, RequireRole};
+//! use shop_api::auth::{CurrentUser, RequirePermission, perm};
 //!
 //! // Any signed-in user.
 //! async fn me(CurrentUser(who): CurrentUser) -> String {
 //!     who.user_id.to_string()
 //! }
 //!
-//! // Admins only: a customer gets 403 before this body runs.
-//! async fn create(admin: RequireRole<Admin>) -> String {
-//!     admin.0.user_id.to_string()
+//! // Whoever holds `catalog:write`: a customer gets 403 before this body runs.
+//! async fn create(editor: RequirePermission<perm::CatalogWrite>) -> String {
+//!     editor.0.user_id.to_string()
 //! }
 //! ```
 //!
-//! Roles decide what *kind* of thing someone may do. Whether they may touch *this* order or
-//! *this* profile (ownership) is checked by the handler against the resource, because only
-//! the handler has loaded it.
+//! Permissions decide what *kind* of thing someone may do; which roles hold which is one table
+//! ([`super::permissions`]). Whether they may touch *this* order or *this* profile (ownership)
+//! is checked against the resource, by the query that loads it.
 //!
 //! A valid signature is not the end of the check: [`SignedIn`] also asks PostgreSQL whether
 //! the token's session is still live and the account not erased, and takes the role from the
@@ -38,6 +39,7 @@ use shop_db::Scope;
 use shop_domain::{Role, UserId};
 use uuid::Uuid;
 
+use super::permissions::{self, RequiredPermission};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -109,60 +111,36 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token.trim())
 }
 
-// ANCHOR: require_role
-/// Which roles a [`RequireRole`] lets through. A type, not a value, so the requirement is
-/// visible in the handler's signature.
-pub trait RoleRequirement {
-    /// Says what is required, for the 403's detail.
-    const DESCRIPTION: &'static str;
-    fn allows(role: Role) -> bool;
-}
-
-/// Admins only.
+// ANCHOR: require_permission
+/// An authenticated user whose role holds the permission `P`: 401 without valid credentials,
+/// 403 without the permission. The role is the one [`CurrentUser`] read from the database, so
+/// a demotion takes effect on the next request.
 #[derive(Debug)]
-pub enum Admin {}
+pub struct RequirePermission<P: RequiredPermission>(pub Principal, PhantomData<P>);
 
-impl RoleRequirement for Admin {
-    const DESCRIPTION: &'static str = "This needs the admin role.";
-    fn allows(role: Role) -> bool {
-        role == Role::Admin
-    }
-}
-
-/// Support staff and admins.
-#[derive(Debug)]
-pub enum Staff {}
-
-impl RoleRequirement for Staff {
-    const DESCRIPTION: &'static str = "This needs the support or admin role.";
-    fn allows(role: Role) -> bool {
-        matches!(role, Role::Support | Role::Admin)
-    }
-}
-
-/// An authenticated user whose role satisfies `R`: 401 without valid credentials, 403 with
-/// the wrong role.
-#[derive(Debug)]
-pub struct RequireRole<R: RoleRequirement>(pub Principal, PhantomData<R>);
-
-impl<R: RoleRequirement> FromRequestParts<AppState> for RequireRole<R> {
+impl<P: RequiredPermission> FromRequestParts<AppState> for RequirePermission<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let CurrentUser(principal) = CurrentUser::from_request_parts(parts, state).await?;
-        if !R::allows(principal.role) {
-            tracing::info!(user = %principal.user_id, role = %principal.role, "forbidden");
+        if !permissions::allows(principal.role, P::PERMISSION) {
+            tracing::info!(
+                user = %principal.user_id,
+                role = %principal.role,
+                permission = %P::PERMISSION,
+                "forbidden"
+            );
             return Err(ApiError::Forbidden {
-                detail: R::DESCRIPTION.to_owned(),
+                detail: format!("This needs the `{}` permission.", P::PERMISSION),
             });
         }
-        Ok(RequireRole(principal, PhantomData))
+        Ok(RequirePermission(principal, PhantomData))
     }
 }
-// ANCHOR_END: require_role
+// ANCHOR_END: require_permission
 
 // ANCHOR: api_key_auth
-/// Which scope an [`ApiKeyAuth`] requires; a type, like [`RoleRequirement`].
+/// Which scope an [`ApiKeyAuth`] requires; a type, like [`RequiredPermission`].
 pub trait ScopeRequirement {
     const SCOPE: Scope;
 }

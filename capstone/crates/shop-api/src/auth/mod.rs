@@ -2,10 +2,12 @@
 //!
 //! - [`tokens`]: short-lived signed access tokens ([`TokenKeys`], [`AccessClaims`]);
 //! - [`extract`]: who is asking ([`CurrentUser`], [`ApiKeyAuth`]) and whether they may
-//!   ([`RequireRole`]), as axum extractors: a handler that names one cannot run for a request
-//!   that fails it;
+//!   ([`RequirePermission`]), as axum extractors: a handler that names one cannot run for a
+//!   request that fails it; [`permissions`]: the one table of which role holds which
+//!   [`Permission`];
 //! - [`accounts`]: the account service ([`Accounts`]): register, sign in, refresh, sign out,
-//!   change a password, API keys, export and erasure;
+//!   change a password, API keys, export and erasure; [`registration`]: the sign-up form and
+//!   the transaction that writes a new account;
 //! - [`password`]: the password policy and argon2id hashing; [`secret`]: random tokens and
 //!   their SHA-256 digests; [`mailer`]: outgoing mail behind a trait.
 //!
@@ -16,13 +18,17 @@ pub mod accounts;
 pub mod extract;
 pub mod mailer;
 pub mod password;
+pub mod permissions;
+pub mod registration;
 pub mod secret;
 pub mod tokens;
 
-pub use accounts::{AccountError, Accounts};
+pub use accounts::{AccountError, Accounts, ProfileEdit};
 pub use extract::{
-    Admin, ApiKeyAuth, CatalogRead, CurrentUser, OrdersRead, Principal, RequireRole,
-    RoleRequirement, ScopeRequirement, SignedIn, Staff,
+    ApiKeyAuth, CatalogRead, CurrentUser, OrdersRead, Principal, RequirePermission,
+    ScopeRequirement, SignedIn,
 };
 pub use mailer::{Mail, Mailer, Outbox};
+pub use permissions::{Permission, RequiredPermission, perm};
+pub use registration::SignUp;
 pub use tokens::{AccessClaims, TokenError, TokenKeys};

@@ -3,7 +3,7 @@
 //!
 //! | method and path | who | does |
 //! | --- | --- | --- |
-//! | `POST /auth/register` | anyone | creates a customer, mails a verification token; 201 |
+//! | `POST /auth/register` | anyone | 202; mails a token, or the owner of a taken address |
 //! | `POST /auth/verify-email` | anyone with the token | proves the address; 204 |
 //! | `POST /auth/login` | anyone | access + refresh token; 401 wrong, 429 throttled |
 //! | `POST /auth/refresh` | refresh-token holder | rotates: a new pair; reuse ends the session |
@@ -16,6 +16,9 @@
 //!
 //! Bodies are `deny_unknown_fields`: `{"role": "admin"}` in a sign-up or a profile edit is a
 //! 400, not a silently ignored (or, worse, honoured) field. Mass assignment stops at the type.
+//! Fields that break a rule (an address that is not one, a weak password) are a 422 that
+//! names every one of them, as in chapter 05: the values arrive as text, and the account
+//! service parses them all before it answers.
 //! Every response here is `Cache-Control: no-store`: tokens and personal data must not be
 //! kept by a shared cache or the browser's.
 
@@ -29,13 +32,13 @@ use serde::{Deserialize, Serialize};
 use shop_db::reviews::Review;
 use shop_db::sessions::SessionInfo;
 use shop_db::users::OrderRecord;
-use shop_db::{ApiKey, DisplayName, ProfileChange, Scope, User};
+use shop_db::{ApiKey, User};
 use shop_domain::{Email, ProductId, Role, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::accounts::{Export, TokenPair};
-use crate::auth::{CurrentUser, SignedIn};
+use crate::auth::{CurrentUser, ProfileEdit, SignUp, SignedIn};
 use crate::error::ApiError;
 use crate::extract::{Json as JsonBody, Path};
 use crate::security::ClientIp;
@@ -91,37 +94,45 @@ impl From<User> for ProfileBody {
     }
 }
 
-fn display_name(input: &str) -> Result<DisplayName, ApiError> {
-    DisplayName::parse(input).map_err(|error| ApiError::InvalidRequest {
-        detail: format!("display_name: {error}"),
-    })
-}
-
 // ANCHOR: register
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    pub email: Email,
+    /// Text, not an [`Email`]: a malformed address is one field error among the others.
+    pub email: String,
     pub display_name: String,
     /// Secret from the moment it is parsed: `Debug` prints `[REDACTED]`.
     pub password: SecretString,
 }
 
-/// `POST /auth/register`: 201 with the profile and `Location: /me`; 409 if the address is
-/// taken; 400 for a weak password.
+/// The answer to every valid sign-up, whether the address was new or already had an account:
+/// the same status, headers and body, so that it tells nobody which addresses are registered.
+#[derive(Debug, Serialize)]
+pub struct SignUpBody {
+    /// The address the mail went to, as the service read it.
+    pub email: Email,
+    pub detail: &'static str,
+}
+
+/// `POST /auth/register`: 202 and a mail to the address, which holds a verification token for
+/// a new account, or tells the owner of a taken address that someone tried; 422 naming every
+/// invalid field.
 async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = display_name(&body.display_name)?;
-    let user = state
-        .accounts
-        .register(body.email, name, body.password)
-        .await?;
+    let sign_up = SignUp {
+        email: body.email,
+        display_name: body.display_name,
+        password: body.password,
+    };
+    let email = state.accounts.register(sign_up).await?;
     Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, "/me")],
-        Json(ProfileBody::from(user)),
+        StatusCode::ACCEPTED,
+        Json(SignUpBody {
+            email,
+            detail: "Check your inbox: the mail on its way to this address says how to go on.",
+        }),
     ))
 }
 // ANCHOR_END: register
@@ -225,26 +236,25 @@ async fn me(
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
     pub display_name: Option<String>,
-    pub email: Option<Email>,
+    pub email: Option<String>,
     /// Required when `email` changes.
     pub current_password: Option<SecretString>,
 }
 
-/// `PATCH /me`: the updated profile. A new address is unverified until its token is redeemed.
+/// `PATCH /me`: the updated profile; 422 naming every invalid field. A new address is
+/// unverified until its token is redeemed.
 async fn update_me(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<UpdateMeRequest>,
 ) -> Result<Json<ProfileBody>, ApiError> {
-    let change = ProfileChange {
-        display_name: body.display_name.as_deref().map(display_name).transpose()?,
+    let edit = ProfileEdit {
+        display_name: body.display_name,
         email: body.email,
+        current_password: body.current_password,
     };
-    let user = state
-        .accounts
-        .update_profile(who.user_id, change, body.current_password, ip)
-        .await?;
+    let user = state.accounts.update_profile(who.user_id, edit, ip).await?;
     Ok(Json(user.into()))
 }
 // ANCHOR_END: update_me
@@ -256,7 +266,8 @@ pub struct ChangePasswordRequest {
     pub new_password: SecretString,
 }
 
-/// `POST /me/password`: 204. Every other session of the user ends; this one stays.
+/// `POST /me/password`: 204. Every other session of the user ends; this one stays. 401 for a
+/// wrong current password, 422 for a new one the policy refuses.
 async fn change_password(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -338,23 +349,16 @@ pub struct CreatedApiKeyBody {
 
 // ANCHOR: create_api_key
 /// `POST /me/api-keys`: 201 with the key, which is never shown again; 403 until the address
-/// is verified. Rotation is "create the new key, then revoke the old one".
+/// is verified; 422 naming every invalid field. Rotation is "create the new key, then revoke
+/// the old one".
 async fn create_api_key(
     State(state): State<AppState>,
     CurrentUser(who): CurrentUser,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let scopes = body
-        .scopes
-        .iter()
-        .map(|s| s.parse::<Scope>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| ApiError::InvalidRequest {
-            detail: format!("scopes: {error}"),
-        })?;
     let created = state
         .accounts
-        .create_api_key(who.user_id, body.name, scopes)
+        .create_api_key(who.user_id, &body.name, &body.scopes)
         .await?;
     let location = format!("/me/api-keys/{}", created.key.id);
     Ok((

@@ -1,6 +1,7 @@
 //! The admin's product endpoints (book chapter 05, "Capstone step"): create, change, archive,
-//! import. Every handler takes [`RequireRole<Admin>`], so none of them can run for a customer
-//! (403), a support agent (403) or an anonymous caller (401).
+//! import. Every handler takes [`RequirePermission<perm::CatalogWrite>`], so none of them can
+//! run for a caller without that permission (403: customers and support agents today) or an
+//! anonymous one (401).
 //!
 //! What this module shows:
 //! - DTOs apart from domain types: the bodies here are what clients send, every field
@@ -35,7 +36,7 @@ use shop_db::catalog::{
 use shop_domain::{Currency, Money, ProductId, Sku};
 
 use super::catalog::ProductBody;
-use crate::auth::{Admin, RequireRole};
+use crate::auth::{RequirePermission, perm};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
@@ -321,13 +322,13 @@ impl TryFrom<ProductPatchBody> for ProductChanges {
 /// `POST /admin/products`: 201 with the product and its `Location`; 422 listing every invalid
 /// field; 409 when the SKU is taken.
 pub async fn create(
-    admin: RequireRole<Admin>,
+    editor: RequirePermission<perm::CatalogWrite>,
     State(state): State<AppState>,
     Json(body): Json<NewProductBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let new = NewProduct::try_from(body)?;
     let product = state.products.create(&new).await?;
-    tracing::info!(admin = %admin.0.user_id, product = %product.id, "product created");
+    tracing::info!(by = %editor.0.user_id, product = %product.id, "product created");
     let location = format!("/products/{}", product.id);
     Ok((
         StatusCode::CREATED,
@@ -338,7 +339,7 @@ pub async fn create(
 
 /// `PATCH /admin/products/{id}`: 200 with the product as it now is; 404 for no such product.
 pub async fn update(
-    admin: RequireRole<Admin>,
+    editor: RequirePermission<perm::CatalogWrite>,
     State(state): State<AppState>,
     Path(id): Path<ProductId>,
     Json(body): Json<ProductPatchBody>,
@@ -349,20 +350,20 @@ pub async fn update(
         .update(id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("product", id))?;
-    tracing::info!(admin = %admin.0.user_id, product = %id, "product changed");
+    tracing::info!(by = %editor.0.user_id, product = %id, "product changed");
     Ok(axum::Json(product.into()))
 }
 
 /// `DELETE /admin/products/{id}`: archives it (204); 404 when there is nothing to archive.
 pub async fn archive(
-    admin: RequireRole<Admin>,
+    editor: RequirePermission<perm::CatalogWrite>,
     State(state): State<AppState>,
     Path(id): Path<ProductId>,
 ) -> Result<StatusCode, ApiError> {
     if !state.products.archive(id).await? {
         return Err(ApiError::not_found("product", id));
     }
-    tracing::info!(admin = %admin.0.user_id, product = %id, "product archived");
+    tracing::info!(by = %editor.0.user_id, product = %id, "product archived");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -370,7 +371,7 @@ pub async fn archive(
 /// ones alone, all or nothing; 200 with the three counts. Problems are reported per item:
 /// `products[3].price.currency`.
 pub async fn import(
-    admin: RequireRole<Admin>,
+    editor: RequirePermission<perm::CatalogWrite>,
     State(state): State<AppState>,
     Json(body): Json<ImportBody>,
 ) -> Result<axum::Json<ImportReportBody>, ApiError> {
@@ -397,7 +398,7 @@ pub async fn import(
             other => other.into(),
         })?;
     tracing::info!(
-        admin = %admin.0.user_id,
+        by = %editor.0.user_id,
         inserted = report.inserted,
         updated = report.updated,
         unchanged = report.unchanged,

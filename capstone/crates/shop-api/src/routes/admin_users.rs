@@ -1,14 +1,15 @@
 //! User administration (book chapter 04): admins list accounts and change roles, support
 //! staff look one account up.
 //!
-//! | method and path | who |
-//! | --- | --- |
-//! | `GET /admin/users?after=&limit=` | admin |
-//! | `GET /admin/users/{id}` | support or admin |
-//! | `PATCH /admin/users/{id}/role` | admin |
+//! | method and path | permission | held by |
+//! | --- | --- | --- |
+//! | `GET /admin/users?after=&limit=` | `users:list` | admin |
+//! | `GET /admin/users/{id}` | `users:read` | support, admin |
+//! | `PATCH /admin/users/{id}/role` | `roles:assign` | admin |
 //!
-//! The role requirement is in each handler's signature (`RequireRole<Admin>`), so a handler
-//! cannot forget it; a customer gets 403, an anonymous caller 401.
+//! The permission is in each handler's signature (`RequirePermission<perm::UsersList>`), so a
+//! handler cannot forget it; without it the answer is 403, without credentials 401. Which
+//! roles hold it is decided in one place, `auth::permissions`.
 
 use axum::extract::State;
 use axum::routing::{get, patch};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use shop_domain::{Role, UserId};
 
 use super::accounts::ProfileBody;
-use crate::auth::{Admin, RequireRole, Staff};
+use crate::auth::{RequirePermission, perm};
 use crate::error::ApiError;
 use crate::extract::{Json as JsonBody, Path, Query};
 use crate::security::headers::no_store;
@@ -51,7 +52,7 @@ pub struct UsersBody {
 /// `GET /admin/users`: live accounts in sign-up order.
 async fn list(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    _caller: RequirePermission<perm::UsersList>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<UsersBody>, ApiError> {
     let limit = params.limit.unwrap_or(20);
@@ -73,7 +74,7 @@ async fn list(
 /// `GET /admin/users/{id}`: one account, for support staff helping its owner.
 async fn show(
     State(state): State<AppState>,
-    _staff: RequireRole<Staff>,
+    _caller: RequirePermission<perm::UsersRead>,
     Path(id): Path<UserId>,
 ) -> Result<Json<ProfileBody>, ApiError> {
     let user = state
@@ -96,7 +97,7 @@ pub struct SetRoleRequest {
 /// user's very next request: the access-token check reads the role from the database.
 async fn set_role(
     State(state): State<AppState>,
-    admin: RequireRole<Admin>,
+    caller: RequirePermission<perm::RolesAssign>,
     Path(id): Path<UserId>,
     JsonBody(body): JsonBody<SetRoleRequest>,
 ) -> Result<Json<ProfileBody>, ApiError> {
@@ -106,7 +107,7 @@ async fn set_role(
         .set_role(id, body.role)
         .await?
         .ok_or_else(|| ApiError::not_found("user", id))?;
-    tracing::info!(admin = %admin.0.user_id, user.id = %id, role = %body.role, "role changed");
+    tracing::info!(by = %caller.0.user_id, user.id = %id, role = %body.role, "role changed");
     Ok(Json(user.into()))
 }
 // ANCHOR_END: set_role

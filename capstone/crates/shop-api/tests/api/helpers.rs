@@ -8,11 +8,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use shop_api::auth::{Outbox, TokenKeys};
+use shop_api::auth::mailer::{BoxFuture, MailError};
+use shop_api::auth::{Mail, Mailer, Outbox, TokenKeys};
+use shop_api::security::LoginThrottle;
+use shop_api::security::throttle::{ManualClock, ThrottlePolicy};
 use shop_api::{AppState, Config, router, serve};
 use shop_domain::{CategoryId, Email, ProductId, Role, UserId};
 use sqlx::PgPool;
@@ -55,6 +59,10 @@ pub struct TestApp {
     pub tokens: TokenKeys,
     /// Where the app's mail goes: tests read verification tokens here.
     pub outbox: Outbox,
+    /// The login throttle's clock, which stands still until a test moves it.
+    pub clock: ManualClock,
+    /// Set to make every mail fail to send, as an unreachable mail server would.
+    pub mail_fails: Arc<AtomicBool>,
     pool: PgPool,
     // Kept alive for the test's duration; dropping it drops the database.
     _db: Option<testkit::PgDatabase>,
@@ -124,7 +132,18 @@ impl TestApp {
             .expect("the test configuration is valid");
         let tokens = state.tokens.clone();
         let outbox = Outbox::new(false);
-        state.accounts.mailer = Arc::new(outbox.clone());
+        let mail_fails = Arc::new(AtomicBool::new(false));
+        state.accounts.mailer = Arc::new(TestMailer {
+            outbox: outbox.clone(),
+            fails: Arc::clone(&mail_fails),
+        });
+        // The throttle's waits are seconds to minutes: a test crosses them by moving this
+        // clock, never by sleeping.
+        let clock = ManualClock::new();
+        state.accounts.throttle = LoginThrottle::new(
+            ThrottlePolicy::from(&state.config.security),
+            Arc::new(clock.clone()),
+        );
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(listener, router(state), shutdown.clone(), grace));
         TestApp {
@@ -133,6 +152,8 @@ impl TestApp {
             fixtures,
             tokens,
             outbox,
+            clock,
+            mail_fails,
             pool,
             _db: db,
             shutdown,
@@ -330,12 +351,16 @@ impl TestApp {
         self.post_json("/auth/register", &body, None).await
     }
 
+    /// Every mail sent to `email`, oldest first.
+    pub fn mails_to(&self, email: &str) -> Vec<Mail> {
+        let email = Email::parse(email).expect("tests use valid addresses");
+        self.outbox.mails_to(&email)
+    }
+
     /// The token of the last verification mail sent to `email`.
     pub fn verification_token(&self, email: &str) -> String {
-        let email = Email::parse(email).expect("tests use valid addresses");
         let mail = self
-            .outbox
-            .mails_to(&email)
+            .mails_to(email)
             .pop()
             .expect("a verification mail was sent");
         mail.body
@@ -354,6 +379,23 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         let body = json!({ "email": email, "password": password });
         self.post_json("/auth/login", &body, None).await
+    }
+
+    /// `POST /auth/login` as if from `client_ip`, for an app spawned with
+    /// `trust_x_forwarded_for` (the header is then the client's address, as a proxy says).
+    pub async fn login_from(
+        &self,
+        client_ip: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let body = json!({ "email": email, "password": password });
+        self.send(
+            self.request(reqwest::Method::POST, "/auth/login", None)
+                .header("x-forwarded-for", client_ip)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
@@ -438,22 +480,20 @@ impl TestApp {
         let response = self.register(email, "Test Customer", PASSWORD).await;
         assert_eq!(
             response.status(),
-            reqwest::StatusCode::CREATED,
+            reqwest::StatusCode::ACCEPTED,
             "registration"
         );
-        let id = response.json::<Value>().await.expect("a profile")["id"]
-            .as_str()
-            .expect("an id")
-            .to_owned();
         let token = self.verification_token(email);
         assert!(self.verify_email(&token).await.status().is_success());
         let tokens = self.login(email, PASSWORD).await;
         assert_eq!(tokens.status(), reqwest::StatusCode::OK, "sign-in");
         let tokens: Value = tokens.json().await.expect("a token pair");
+        let access = tokens["access_token"].as_str().expect("access").to_owned();
+        let me: Value = self.me(&access).await.json().await.expect("a profile");
         Account {
-            id,
+            id: me["id"].as_str().expect("an id").to_owned(),
             email: email.to_owned(),
-            access: tokens["access_token"].as_str().expect("access").to_owned(),
+            access,
             refresh: tokens["refresh_token"]
                 .as_str()
                 .expect("refresh")
@@ -503,6 +543,26 @@ pub struct Account {
     pub email: String,
     pub access: String,
     pub refresh: String,
+}
+
+/// The app's mailer in tests: the development outbox, which tests read, unless `fails` is set.
+#[derive(Debug)]
+struct TestMailer {
+    outbox: Outbox,
+    fails: Arc<AtomicBool>,
+}
+
+impl Mailer for TestMailer {
+    fn send(&self, mail: Mail) -> BoxFuture<'_, Result<(), MailError>> {
+        if self.fails.load(Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(MailError(
+                    std::io::Error::other("the test's mail server is down").into(),
+                ))
+            });
+        }
+        self.outbox.send(mail)
+    }
 }
 
 impl Drop for TestApp {

@@ -10,6 +10,7 @@ mod admin_products;
 mod catalog_search;
 mod health;
 mod helpers;
+mod permissions;
 mod products;
 mod reviews;
 mod security;

@@ -1,9 +1,9 @@
 //! The catalog endpoints, and how they answer bad input.
 
 mod needs_postgres {
-    use reqwest::StatusCode;
-    use serde_json::Value;
-    use shop_domain::ProductId;
+    use reqwest::{Method, StatusCode};
+    use serde_json::{Value, json};
+    use shop_domain::{ProductId, Role};
 
     use crate::helpers::TestApp;
     use crate::{PROBLEM_JSON, parts};
@@ -167,4 +167,83 @@ mod needs_postgres {
         assert_eq!(content_type, PROBLEM_JSON);
         assert_eq!(body["title"], "Method Not Allowed");
     }
+
+    // ANCHOR: nul_test
+    /// PostgreSQL's `text` cannot hold a NUL character, so a NUL that reached a query would make
+    /// PostgreSQL refuse the statement: a 500. Every route that takes a path segment or a query
+    /// value must answer the client's 400 instead, naming the parameter, before any SQL runs.
+    #[tokio::test]
+    async fn a_nul_in_any_path_segment_or_query_value_is_a_400_naming_it() {
+        let app = TestApp::spawn().await;
+        let (_, admin) = app.token_for(Role::Admin).await;
+        let product = app.fixtures().headphones;
+        let cases = [
+            (Method::GET, "/categories/%00/products".to_owned(), "slug"),
+            (Method::GET, "/categories/a%00b/products".to_owned(), "slug"),
+            (
+                Method::GET,
+                "/categories/audio/products?after=%00".to_owned(),
+                "after",
+            ),
+            (Method::GET, "/products?after=a%00b".to_owned(), "after"),
+            (Method::GET, "/products?limit=%00".to_owned(), "limit"),
+            (Method::GET, "/products/search?q=a%00b".to_owned(), "q"),
+            (
+                Method::GET,
+                "/products/search?category=a%00b".to_owned(),
+                "category",
+            ),
+            (
+                Method::GET,
+                "/products/search?brand=a%00b".to_owned(),
+                "brand",
+            ),
+            (
+                Method::GET,
+                "/products/search?cursor=%00".to_owned(),
+                "cursor",
+            ),
+            (Method::GET, "/products/a%00b".to_owned(), "id"),
+            (Method::GET, "/products/a%00b/reviews".to_owned(), "id"),
+            (
+                Method::GET,
+                format!("/products/{product}/reviews?limit=%00"),
+                "limit",
+            ),
+            (Method::GET, "/products/a%00b/rating".to_owned(), "id"),
+            (Method::GET, "/admin/users?after=%00".to_owned(), "after"),
+            (Method::GET, "/admin/users/%00".to_owned(), "id"),
+            (Method::PATCH, "/admin/users/%00/role".to_owned(), "id"),
+            (Method::PATCH, "/admin/products/%00".to_owned(), "id"),
+            (Method::DELETE, "/admin/products/%00".to_owned(), "id"),
+            (Method::DELETE, "/me/api-keys/%00".to_owned(), "id"),
+        ];
+        for (method, path, parameter) in cases {
+            let mut request = app.request(method.clone(), &path, Some(&admin));
+            if method == Method::PATCH {
+                request = request.json(&json!({ "role": "admin" }));
+            }
+
+            let (status, content_type, body) = parts(app.send(request).await).await;
+
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {body}");
+            assert_eq!(content_type, PROBLEM_JSON, "{path}");
+            assert_eq!(
+                body["type"], "tag:backend-rs,2026:shop/validation",
+                "{path}: {body}"
+            );
+            assert_eq!(body["errors"][0]["field"], parameter, "{path}: {body}");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("NUL"),
+                "{body}"
+            );
+        }
+        // The same text without the NUL is an ordinary answer: the check refuses NUL only.
+        let (status, _, _) = parts(app.category_products("ab", "").await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    // ANCHOR_END: nul_test
 }

@@ -16,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::UNREACHABLE_MONGODB;
+use crate::PROBLEM_JSON;
+use crate::helpers::{TestApp, UNREACHABLE_MONGODB};
 
 // ANCHOR: tls_test
 /// Starts the service over TLS with a certificate generated for this test, and sends one
@@ -114,13 +115,150 @@ async fn a_client_that_trusts_another_certificate_refuses_the_handshake() {
 }
 // ANCHOR_END: tls_test
 
+// ANCHOR: oversized_heads
+/// What the server sent back for `head` (a request without a body) on a fresh connection, and
+/// whether it then closed the connection. Reads while it writes: a server that answers before
+/// reading everything closes a connection with unread data, which resets it, and the answer
+/// must be read before the reset arrives.
+async fn raw_exchange(app: &TestApp, head: String) -> (String, bool) {
+    let address = app.base_url.trim_start_matches("http://");
+    let stream = TcpStream::connect(address)
+        .await
+        .expect("the server accepts");
+    let (mut reader, mut writer) = stream.into_split();
+    // A write refused half-way is part of the behaviour under test, not a failure.
+    let writing = tokio::spawn(async move { writer.write_all(head.as_bytes()).await });
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), reader.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+            Err(_) => break false,
+        }
+    };
+    writing.abort();
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+/// A GET of `target` with `headers` (each `name: value`), asking to close afterwards.
+fn get(target: &str, headers: &[String]) -> String {
+    let mut head = format!("GET {target} HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n");
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// The value of header `name` in a raw HTTP/1.1 response, if present.
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[tokio::test]
+async fn a_20_kb_request_line_reaches_the_router_and_gets_a_problem_with_the_headers() {
+    let app = TestApp::spawn_without_postgres().await;
+    let target = format!("/nope?q={}", "a".repeat(20 * 1024));
+
+    let (response, closed) = raw_exchange(&app, get(&target, &[])).await;
+
+    assert!(
+        response.starts_with("HTTP/1.1 404 Not Found\r\n"),
+        "{response:.200}"
+    );
+    assert_eq!(header(&response, "content-type"), Some(PROBLEM_JSON));
+    assert_eq!(header(&response, "x-content-type-options"), Some("nosniff"));
+    assert!(header(&response, "x-request-id").is_some());
+    assert!(closed);
+}
+
+#[tokio::test]
+async fn a_100_kb_header_field_reaches_the_router() {
+    let app = TestApp::spawn_without_postgres().await;
+    let padding = format!("X-Padding: {}", "p".repeat(100 * 1024));
+
+    let (response, _) = raw_exchange(&app, get("/healthz", &[padding])).await;
+
+    assert!(
+        response.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{response:.200}"
+    );
+    assert_eq!(header(&response, "x-frame-options"), Some("DENY"));
+}
+
+#[tokio::test]
+async fn a_uri_over_64_kib_is_hypers_bare_414_and_the_connection_closes() {
+    let app = TestApp::spawn_without_postgres().await;
+    let target = format!("/healthz?q={}", "a".repeat(64 * 1024));
+
+    let (response, closed) = raw_exchange(&app, get(&target, &[])).await;
+
+    assert!(
+        response.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
+        "{response:.200}"
+    );
+    assert_eq!(header(&response, "content-length"), Some("0"), "no body");
+    assert_eq!(
+        header(&response, "content-security-policy"),
+        None,
+        "no middleware ran"
+    );
+    assert!(
+        closed,
+        "hyper closes the connection after its own error response"
+    );
+    still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn more_than_100_header_fields_are_hypers_bare_431_and_the_connection_closes() {
+    let app = TestApp::spawn_without_postgres().await;
+    // 100 KB of headers, in 101 fields of 1 KB (Host and Connection make it 103).
+    let fields: Vec<String> = (0..101)
+        .map(|n| format!("X-Field-{n}: {}", "f".repeat(1024)))
+        .collect();
+
+    let (response, closed) = raw_exchange(&app, get("/healthz", &fields)).await;
+
+    assert!(
+        response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{response:.200}"
+    );
+    assert_eq!(header(&response, "content-length"), Some("0"), "no body");
+    assert_eq!(
+        header(&response, "content-security-policy"),
+        None,
+        "no middleware ran"
+    );
+    assert!(
+        closed,
+        "hyper closes the connection after its own error response"
+    );
+    still_serving(&app).await;
+}
+
+/// The server is unharmed: the next connection gets an ordinary answer.
+async fn still_serving(app: &TestApp) {
+    let (response, _) = raw_exchange(app, get("/healthz", &[])).await;
+    assert!(
+        response.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{response:.200}"
+    );
+}
+// ANCHOR_END: oversized_heads
+
 mod needs_postgres {
     use reqwest::Method;
     use serde_json::json;
 
     use super::*;
-    use crate::helpers::TestApp;
-    use crate::{PROBLEM_JSON, parts};
+    use crate::parts;
 
     // ANCHOR: rate_limit
     #[tokio::test]
