@@ -1,5 +1,5 @@
 //! The demo binary from the outside: bad flags fail clearly, the pipe child answers a real
-//! parent process, and the whole story runs to completion.
+//! parent process, `--list` and `--only` pick steps, and the whole story runs to completion.
 //!
 //! `cargo test -p lesson-01 --test cli`
 
@@ -45,6 +45,63 @@ async fn a_child_process_prices_skus_over_pipes() {
     assert_eq!(session.answers.len(), skus.len());
 }
 
+/// `--list`'s lines as (number, title): `3  channels  Channels: ...` gives ("3", "Channels: ...").
+fn listed_steps() -> Vec<(String, String)> {
+    let output = run(DEMO, &["--list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let line = line.trim_end_matches("[always runs]");
+            let mut words = line.split_whitespace();
+            let number = words.next().unwrap_or_default().to_owned();
+            let title: Vec<&str> = words.skip(1).collect();
+            (number, title.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn list_numbers_and_names_the_steps() {
+    let output = run(DEMO, &["--list"], &[]);
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("2  fan-out   Fan-out, fan-in, timeouts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("8  sockets   IPC over a socket pair"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("Lesson 01 ·"),
+        "--list runs nothing: {stdout}"
+    );
+}
+
+#[test]
+fn only_takes_numbers_and_names_and_refuses_the_rest_with_the_valid_steps() {
+    let output = run(DEMO, &["--only", "6,traits"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("Step 1 · ") && stdout.contains("Step 6 · "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Step 2 ·"), "{stdout}");
+
+    for bad in ["9", "bogus", "2,"] {
+        let output = run(DEMO, &["--only", bad], &[]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("the steps are 1 traits, 2 fan-out"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn one_step_runs_alone() {
     let output = run(DEMO, &["--only", "fan-out", "--timeout-ms", "50"], &[]);
@@ -64,11 +121,12 @@ fn the_whole_story_runs_to_completion() {
     let output = run(DEMO, &[], &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    for step in 1..=8 {
-        assert!(
-            stdout.contains(&format!("Step {step} · ")),
-            "step {step} missing:\n{stdout}"
-        );
+    let listed = listed_steps();
+    assert_eq!(listed.len(), 8, "{listed:?}");
+    // Every step `--list` names runs, under the number and title `--list` gives it.
+    for (number, title) in listed {
+        let heading = format!("Step {number} · {title}\n");
+        assert!(stdout.contains(&heading), "{heading:?} missing:\n{stdout}");
     }
     assert!(stdout.contains("Done in"), "{stdout}");
 }

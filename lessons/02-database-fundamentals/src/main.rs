@@ -1,20 +1,24 @@
 //! The narrated demo of lesson 02: the shop's data in PostgreSQL and MongoDB, step by step.
 //!
 //! `cargo run -p lesson-02` runs every step (start the services first: `cargo xtask services
-//! up`); `-- --help` lists the options. The code it narrates lives in the library (`src/lib.rs`
-//! and its modules). Exit status: 0 when everything ran, 1 when PostgreSQL or MongoDB was
-//! missing (the output says which and how to start it), 2 for a bad flag.
+//! up`); `-- --list` lists them, `-- --only plans` (or `--only 5`, `--only 5,reviews`) runs some
+//! after steps 1 to 3, which the others need; `-- --help` lists the options. The code it
+//! narrates lives in the library (`src/lib.rs` and its modules). Exit status: 0 when everything
+//! ran, 1 when PostgreSQL or MongoDB was missing (the output says which and how to start it) or
+//! a step failed, 2 for a bad flag, 130 after Ctrl-C.
 
-use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
 use lesson_02::database::ServerUrl;
 use lesson_02::reviews::mongodb_url;
-use lesson_02::steps::{self, MongoOutcome, Settings};
+use lesson_02::steps::{self, MongoOutcome, Settings, StepError};
+use narrate::demo::{
+    Contents, Entry, Outcome, StepArgs, Steps, Tally, cancel_on_ctrl_c, init_tracing,
+};
 use shop_db::seed::{MAX_PRODUCTS, SeedSize};
+use sqlx::PgPool;
 
 /// Database fundamentals: schema, seed data, queries, plans and transactions in PostgreSQL;
 /// documents and aggregation in MongoDB.
@@ -32,21 +36,19 @@ struct Cli {
     /// Keep the demo databases afterwards, to explore them with psql or mongosh.
     #[arg(long)]
     keep: bool,
+    #[command(flatten)]
+    contents: StepArgs<Step>,
 }
 
 // ANCHOR: main
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+fn main() -> anyhow::Result<Outcome> {
+    let cli = Cli::parse();
+    if cli.contents.print_list_if_asked() {
+        return Ok(Outcome::Success);
+    }
     // The narration reports every outcome itself, so the libraries' logs are off by default;
     // RUST_LOG=sqlx=info shows every statement with its timing, RUST_LOG=debug everything.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let cli = Cli::parse();
+    init_tracing("off");
     let settings = Settings {
         server: ServerUrl::from_env(),
         mongodb_url: mongodb_url(),
@@ -54,48 +56,96 @@ async fn main() -> anyhow::Result<ExitCode> {
         skip_mongo: cli.skip_mongo,
         keep: cli.keep,
     };
-    run(&settings).await
+    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
+    runtime.block_on(run(cli, settings))
 }
 // ANCHOR_END: main
 
-// ANCHOR: table_of_contents
-/// The table of contents.
-async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    steps::intro(settings);
+    let shutdown = cancel_on_ctrl_c();
+    steps::intro(&settings);
+    // Steps 1 to 3 run whatever `--only` says: every later step needs the seeded database.
     let db = match steps::connect(&settings.server).await {
         Ok(db) => db,
         Err(unavailable) => {
-            steps::postgres_unavailable(settings, &unavailable);
-            return Ok(ExitCode::FAILURE);
+            steps::postgres_unavailable(&settings, &unavailable);
+            return Ok(Outcome::Failure);
         }
     };
     let pool = db.pool();
-    steps::migrate(pool).await.context("step 2 (migrate)")?;
+    steps::migrate(pool)
+        .await
+        .context("step 2 (migrate) failed")?;
     steps::seed(pool, &settings.size)
         .await
-        .context("step 3 (seed)")?;
-    steps::showcase_queries(pool)
-        .await
-        .context("step 4 (queries)")?;
-    steps::plan_before_and_after_an_index(pool)
-        .await
-        .context("step 5 (plans)")?;
-    steps::transactions(pool)
-        .await
-        .context("step 6 (transactions)")?;
-    steps::deadlines(pool).await.context("step 7 (deadlines)")?;
-    let mongo = steps::reviews_in_mongodb(pool, settings)
-        .await
-        .context("step 8 (MongoDB)")?;
+        .context("step 3 (seed) failed")?;
+
+    let mut tally = Tally::default();
+    let mut mongo = None;
+    for step in cli.contents.selected() {
+        // Ctrl-C: the step in progress finishes, the rest are skipped, the database is dropped.
+        if shutdown.is_cancelled() {
+            break;
+        }
+        tally.record(step, run_step(step, pool, &settings, &mut mongo).await);
+    }
+    if let Some(MongoOutcome::Unreachable(_)) = mongo {
+        tally.service_missing();
+    }
 
     db.finish(settings.keep)
         .await
         .context("dropping the demo database")?;
-    steps::outro(settings, &mongo, started.elapsed());
-    Ok(match mongo {
-        MongoOutcome::Done { .. } | MongoOutcome::Skipped => ExitCode::SUCCESS,
-        MongoOutcome::Unreachable(_) => ExitCode::FAILURE,
-    })
+    let every_step = cli.contents.only().is_none();
+    steps::outro(&settings, every_step, mongo.as_ref(), started.elapsed());
+    Ok(tally.outcome(&shutdown))
+}
+
+/// The steps `--only` can pick, for the table of contents below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Queries,
+    Plans,
+    Transactions,
+    Deadlines,
+    Reviews,
+}
+
+// ANCHOR: table_of_contents
+/// The table of contents: number (the place in the list), name for `--only`, title.
+impl Steps for Step {
+    #[rustfmt::skip]
+    const CONTENTS: Contents<Self> = Contents::new(&[
+        Entry::always("connect", "Connect, with a pool"),
+        Entry::always("migrate", "Migrate: the schema as numbered SQL files"),
+        Entry::always("seed", "Seed: a year of shop history"),
+        Entry::step(Step::Queries, "queries", "Questions in SQL"),
+        Entry::step(Step::Plans, "plans", "EXPLAIN ANALYZE, before and after an index"),
+        Entry::step(Step::Transactions, "transactions",
+                    "A transaction keeps stock and orders consistent"),
+        Entry::step(Step::Deadlines, "deadlines",
+                    "A deadline the server enforces: statement_timeout"),
+        Entry::step(Step::Reviews, "reviews", "Reviews as documents in MongoDB"),
+    ]);
+}
+
+/// One call per step; step 8 also says how the MongoDB half went, for the summary.
+async fn run_step(
+    step: Step,
+    pool: &PgPool,
+    settings: &Settings,
+    mongo: &mut Option<MongoOutcome>,
+) -> Result<(), StepError> {
+    match step {
+        Step::Queries => steps::showcase_queries(pool).await,
+        Step::Plans => steps::plan_before_and_after_an_index(pool).await,
+        Step::Transactions => steps::transactions(pool).await,
+        Step::Deadlines => steps::deadlines(pool).await,
+        Step::Reviews => {
+            *mongo = Some(steps::reviews_in_mongodb(pool, settings).await?);
+            Ok(())
+        }
+    }
 }
 // ANCHOR_END: table_of_contents

@@ -1,5 +1,6 @@
 //! The demo binary from the outside: without PostgreSQL it explains itself and fails cleanly,
-//! and bad flags are usage errors. (The full run needs the services; `cargo run -p lesson-02`.)
+//! `--list` names the steps, and bad flags are usage errors. (The full run needs the services;
+//! `cargo run -p lesson-02`.)
 //!
 //! `cargo test -p lesson-02 --test cli`
 
@@ -48,4 +49,48 @@ fn a_product_count_out_of_range_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("--products"), "{stderr}");
+}
+
+#[test]
+fn list_names_the_steps_and_the_three_that_always_run() {
+    let output = run(
+        DEMO,
+        &["--list"],
+        &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("3  seed          Seed: a year of shop history  [always runs]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("8  reviews       Reviews as documents in MongoDB\n"),
+        "{stdout}"
+    );
+    assert!(
+        text(&output.stderr).is_empty(),
+        "PostgreSQL is not even tried"
+    );
+}
+
+#[test]
+fn only_refuses_what_is_not_a_step_and_names_the_steps() {
+    for bad in ["9", "mongo", "4,,5"] {
+        let output = run(DEMO, &["--only", bad], &[]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("the steps are 1 connect, 2 migrate, 3 seed, 4 queries"),
+            "{stderr}"
+        );
+    }
+    // A good one gets as far as step 1, which needs PostgreSQL like every run.
+    let output = run(
+        DEMO,
+        &["--only", "plans,8"],
+        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("cargo xtask services up"));
 }

@@ -28,10 +28,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use shop_domain::ProductId;
+use shop_http::FieldError;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Pagination};
 use crate::problem::ApiError;
-use crate::product::{FieldError, Product, ProductDraft, ProductPatch};
+use crate::product::{Product, ProductDraft, ProductPatch};
 use crate::store::{ListQuery, Page, ProductStore};
 
 /// The longest delay `/slow` accepts.

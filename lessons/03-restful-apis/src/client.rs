@@ -18,9 +18,8 @@ use reqwest::header::{
 use reqwest::{Method, StatusCode, Version};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use shop_http::{PROBLEM_JSON, Problem};
 use thiserror::Error;
-
-use crate::problem::Problem;
 
 /// Body lines printed before the rest is cut.
 const MAX_BODY_LINES: usize = 24;
@@ -204,7 +203,7 @@ impl Exchange {
     pub fn problem(&self) -> Option<Problem> {
         let content_type = self.header(CONTENT_TYPE)?;
         content_type
-            .starts_with(crate::problem::PROBLEM_JSON)
+            .starts_with(PROBLEM_JSON)
             .then(|| self.json().ok())
             .flatten()
     }

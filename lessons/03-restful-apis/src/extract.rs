@@ -19,9 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use shop_domain::ProductId;
+use shop_http::FieldError;
 
 use crate::problem::ApiError;
-use crate::product::FieldError;
 
 // ANCHOR: api_json
 /// `Json<T>` whose rejections are problem documents, and which responds as JSON too.
@@ -118,6 +118,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
 #[cfg(test)]
 mod tests {
     use axum::http::Request;
+    use shop_http::Location;
 
     use super::*;
 
@@ -140,8 +141,14 @@ mod tests {
         else {
             panic!("expected InvalidQuery");
         };
-        let fields: Vec<&str> = errors.iter().map(FieldError::at).collect();
-        assert_eq!(fields, ["limit", "after"]);
+        let places: Vec<&Location> = errors.iter().map(|error| &error.location).collect();
+        assert_eq!(
+            places,
+            [
+                &Location::Parameter("limit".into()),
+                &Location::Parameter("after".into())
+            ]
+        );
         assert!(errors[0].detail.contains("got `0`"), "{}", errors[0].detail);
     }
 

@@ -1,27 +1,30 @@
 //! The narrated demo of lesson 03: a product catalogue API, driven by its own client.
 //!
 //! `cargo run -p lesson-03` starts the server on a free port, runs every step and shuts the
-//! server down; `-- --only errors` runs one step between start and shutdown; `-- --serve`
-//! keeps the server up for curl until Ctrl-C; `-- --help` lists the options. The code it
-//! narrates lives in the library (`src/lib.rs` and its modules).
+//! server down; `-- --list` lists the steps, `-- --only errors` (or `--only 3`, `--only
+//! 3,queries`) runs some between start and shutdown; `-- --serve` keeps the server up for curl
+//! until Ctrl-C; `-- --help` lists the options. The code it narrates lives in the library
+//! (`src/lib.rs` and its modules). Exit status: 0 when every step ran (or `--serve` stopped),
+//! 1 when one failed, 2 for a bad flag, 130 after Ctrl-C.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum, value_parser};
+use clap::{Parser, value_parser};
 use lesson_03::server::ServerConfig;
-use lesson_03::steps::{self, Demo};
+use lesson_03::steps::{self, Demo, StepError};
+use narrate::demo::{
+    Contents, Entry, Outcome, StepArgs, Steps, Tally, cancel_on_ctrl_c, init_tracing,
+};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// A product catalogue API with axum and tower, exercised by its own HTTP client.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
     /// Keep the server running for curl instead of running the demo; Ctrl-C stops it.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["only", "list"])]
     serve: bool,
     /// The address to listen on with --serve (port 0 picks a free port).
     #[arg(
@@ -39,22 +42,15 @@ struct Cli {
     #[arg(long, value_name = "KIB", default_value_t = 16,
           value_parser = value_parser!(u64).range(1..=1_024))]
     body_limit_kib: u64,
-    /// Run only this step of the demo (the server still starts and shuts down).
-    #[arg(long, value_enum, value_name = "STEP", conflicts_with = "serve")]
-    only: Option<Step>,
+    #[command(flatten)]
+    contents: StepArgs<Step>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Step {
-    Crud,
-    Errors,
-    Queries,
-    Middleware,
-    Protocols,
-}
-
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> anyhow::Result<Outcome> {
     let cli = Cli::parse();
+    if cli.contents.print_list_if_asked() {
+        return Ok(Outcome::Success);
+    }
     let config = ServerConfig {
         request_timeout: Duration::from_millis(cli.timeout_ms),
         // The range check above keeps this far from overflow.
@@ -63,71 +59,74 @@ fn main() -> anyhow::Result<ExitCode> {
     };
     // Server logs go to stderr. The demo keeps them off unless RUST_LOG asks, so they do not
     // interleave with the narration; --serve shows one line per request.
-    let default_filter = if cli.serve { "info" } else { "off" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing(if cli.serve { "info" } else { "off" });
     let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     runtime.block_on(run(cli, config))
 }
 
 // ANCHOR: run
-async fn run(cli: Cli, config: ServerConfig) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
+async fn run(cli: Cli, config: ServerConfig) -> anyhow::Result<Outcome> {
+    let shutdown = cancel_on_ctrl_c();
     if cli.serve {
-        tokio::spawn(cancel_on_ctrl_c(shutdown.clone()));
         steps::serve(cli.addr, config, shutdown)
             .await
             .context("the server failed")?;
-        return Ok(ExitCode::SUCCESS);
+        // Ctrl-C is how a server is meant to stop: a success.
+        return Ok(Outcome::Success);
     }
     let started = Instant::now();
-    tokio::select! {
-        result = demo(config, cli.only, shutdown) => result?,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("\n  Ctrl-C: stopping the demo.");
-            return Ok(ExitCode::from(130));
-        }
-    }
-    steps::outro(started.elapsed());
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn demo(
-    config: ServerConfig,
-    only: Option<Step>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let demo = steps::start(config, shutdown)
+    // The demo stops its server itself, in step 7, which runs after a Ctrl-C too: the server
+    // has a token of its own.
+    let demo = steps::start(config, CancellationToken::new())
         .await
-        .context("step 1 failed")?;
-    for &step in Step::value_variants() {
-        if only.is_none_or(|only| only == step) {
-            run_step(step, &demo)
-                .await
-                .with_context(|| format!("step {step:?} failed"))?;
+        .context("step 1 (start) failed")?;
+    let mut tally = Tally::default();
+    for step in cli.contents.selected() {
+        // Ctrl-C: the step in progress finishes, the rest are skipped, step 7 still runs.
+        if shutdown.is_cancelled() {
+            break;
         }
+        tally.record(step, run_step(step, &demo).await);
     }
     steps::graceful_shutdown(demo)
         .await
-        .context("graceful shutdown failed")
+        .context("step 7 (graceful shutdown) failed")?;
+    steps::outro(started.elapsed());
+    Ok(tally.outcome(&shutdown))
 }
 // ANCHOR_END: run
 
-/// Ctrl-C cancels the token the server watches.
-async fn cancel_on_ctrl_c(shutdown: CancellationToken) {
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("\n  Ctrl-C: shutting down gracefully...");
-        shutdown.cancel();
-    }
+/// The steps `--only` can pick, for the table of contents below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Crud,
+    Errors,
+    Queries,
+    Middleware,
+    Protocols,
 }
 
 // ANCHOR: table_of_contents
-/// The table of contents; step 1 (start) and step 7 (graceful shutdown) frame these.
-async fn run_step(step: Step, demo: &Demo) -> Result<(), steps::StepError> {
+/// The table of contents; step 1 (start) and step 7 (graceful shutdown) frame the others and
+/// run whatever `--only` says.
+impl Steps for Step {
+    #[rustfmt::skip]
+    const CONTENTS: Contents<Self> = Contents::new(&[
+        Entry::always("start", "Start the server"),
+        Entry::step(Step::Crud, "crud", "Create, read, update, delete"),
+        Entry::step(Step::Errors, "errors",
+                    "One error format: application/problem+json (RFC 9457)"),
+        Entry::step(Step::Queries, "queries", "Query extractors: keyset pagination and filters"),
+        Entry::step(Step::Middleware, "middleware",
+                    "Middleware: request id, timing, compression, timeout"),
+        Entry::step(Step::Protocols, "protocols",
+                    "HTTP/1.1 keep-alive and HTTP/2 multiplexing (h2c)"),
+        Entry::always("shutdown", "Graceful shutdown"),
+    ]);
+}
+
+/// One call per step.
+async fn run_step(step: Step, demo: &Demo) -> Result<(), StepError> {
     match step {
         Step::Crud => steps::crud(demo).await,
         Step::Errors => steps::errors(demo).await,

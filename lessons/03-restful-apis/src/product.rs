@@ -4,58 +4,14 @@
 //! [`ProductDraft`] of plain strings and numbers; [`ProductDraft::validate`] checks every field,
 //! collects *all* the problems (a form shows each bad field at once, not one per round trip),
 //! and only then builds a [`NewProduct`] made of shop-domain types (`Sku`, `Money`), which the
-//! store accepts without checking again.
+//! store accepts without checking again. Each problem is a [`FieldError`], the entry of a
+//! problem document's `errors` member that shop-http defines (chapter 03 reads it there).
 //!
 //! Run the tests with `cargo test -p lesson-03 product`.
 
 use serde::{Deserialize, Serialize};
 use shop_domain::{Currency, Money, ProductId, Sku};
-
-// ANCHOR: field_error
-/// One invalid part of a request, as an entry of a problem document's `errors` member, in the
-/// shape RFC 9457 §3 shows: `{"pointer": "#/price/amount_minor", "detail": "must be positive"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    #[serde(flatten)]
-    pub location: Location,
-    pub detail: String,
-}
-
-/// Where the invalid value is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Location {
-    /// A JSON Pointer (RFC 6901) into the body, as a URI fragment: `#/price/amount_minor`.
-    Pointer(String),
-    /// A query parameter's name: `limit`.
-    Parameter(String),
-}
-// ANCHOR_END: field_error
-
-impl FieldError {
-    /// An error in the body member at `path`: `FieldError::body("price/currency", ..)`.
-    pub fn body(path: &str, detail: impl Into<String>) -> Self {
-        Self {
-            location: Location::Pointer(format!("#/{path}")),
-            detail: detail.into(),
-        }
-    }
-
-    /// An error in the query parameter `name`.
-    pub fn parameter(name: &str, detail: impl Into<String>) -> Self {
-        Self {
-            location: Location::Parameter(name.to_owned()),
-            detail: detail.into(),
-        }
-    }
-
-    /// The pointer or the parameter's name, for tests and messages.
-    pub fn at(&self) -> &str {
-        match &self.location {
-            Location::Pointer(at) | Location::Parameter(at) => at,
-        }
-    }
-}
+use shop_http::FieldError;
 
 /// The catalogue's currency: every price is in it.
 pub const CATALOGUE_CURRENCY: Currency = Currency::Eur;
@@ -231,7 +187,18 @@ pub fn eur(cents: i64) -> Money {
 
 #[cfg(test)]
 mod tests {
+    use shop_http::Location;
+
     use super::*;
+
+    /// Where each error points: a JSON Pointer into the body, `#/price/amount_minor`.
+    fn pointers(errors: &[FieldError]) -> Vec<Location> {
+        errors.iter().map(|error| error.location.clone()).collect()
+    }
+
+    fn pointer(at: &str) -> Location {
+        Location::Pointer(at.to_owned())
+    }
 
     fn draft(sku: &str, name: &str, price: Money) -> ProductDraft {
         ProductDraft {
@@ -254,15 +221,21 @@ mod tests {
     #[test]
     fn every_bad_field_is_reported_at_once() {
         let errors = draft("mug red", " ", eur(-5)).validate().unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(FieldError::at).collect();
-        assert_eq!(fields, ["#/sku", "#/name", "#/price/amount_minor"]);
+        assert_eq!(
+            pointers(&errors),
+            [
+                pointer("#/sku"),
+                pointer("#/name"),
+                pointer("#/price/amount_minor")
+            ]
+        );
     }
 
     #[test]
     fn prices_are_in_the_catalogue_currency() {
         let usd = Money::from_minor(100, Currency::Usd);
         let errors = draft("MUG-1", "Mug", usd).validate().unwrap_err();
-        assert_eq!(errors[0].at(), "#/price/currency");
+        assert_eq!(pointers(&errors), [pointer("#/price/currency")]);
         assert!(errors[0].detail.contains("EUR"), "{}", errors[0].detail);
     }
 
@@ -293,7 +266,9 @@ mod tests {
             stock: None,
         };
         let errors = bad.validate().unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(FieldError::at).collect();
-        assert_eq!(fields, ["#/name", "#/price/amount_minor"]);
+        assert_eq!(
+            pointers(&errors),
+            [pointer("#/name"), pointer("#/price/amount_minor")]
+        );
     }
 }

@@ -1,25 +1,25 @@
-//! The server: the middleware stack around the routes, the listener, and graceful shutdown.
+//! The server: the middleware stack around the routes, and serving it on a socket.
 //!
 //! What this module shows: how a request travels through tower middleware (the order of the
-//! layers in [`app`] is the order a request meets them), how `axum::serve` accepts connections
-//! and speaks HTTP/1.1 and HTTP/2 on one port, and how a server stops without cutting requests
-//! in half: stop accepting, let the requests in flight finish, give up after a deadline.
+//! layers in [`app`] is the order a request meets them), and how the stack is served. Serving
+//! is shop-http's [`Server`] (`capstone/crates/shop-http/src/serve.rs`): an accept loop that
+//! speaks HTTP/1.1 and HTTP/2 on one port, bounds every connection in time and number
+//! ([`Limits`]), and stops without cutting requests in half: stop accepting, let the requests
+//! in flight finish, give up after a deadline. It is written once there, because the capstone
+//! and the later lessons serve the same way; chapter 03 reads it.
 //!
 //! Run the tests with `cargo test -p lesson-03 --test socket`.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderName, Request, StatusCode};
-use axum::serve::ListenerExt;
+use axum::http::{Request, StatusCode};
+use shop_http::{Limits, RunningServer, ServeError, Server, problem_details};
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -31,20 +31,19 @@ use tracing::{Level, Span};
 
 use crate::api::{self, AppState};
 use crate::layer::{RequestStats, ServerTimingLayer};
-use crate::problem;
 
-/// The header that carries a request's id, both ways.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use shop_http::problem::X_REQUEST_ID;
 
-/// Settings of the middleware and of shutdown.
+/// Settings of the middleware and of the connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// How long a request may take before the server answers 503 instead.
     pub request_timeout: Duration,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// How long shutdown waits for requests in flight before it drops them.
-    pub drain_timeout: Duration,
+    /// What one connection and one client may hold of the server, and how long shutdown
+    /// waits for requests in flight before it cuts them off.
+    pub limits: Limits,
 }
 
 impl Default for ServerConfig {
@@ -52,7 +51,10 @@ impl Default for ServerConfig {
         Self {
             request_timeout: Duration::from_secs(2),
             body_limit: 16 * 1024,
-            drain_timeout: Duration::from_secs(5),
+            limits: Limits {
+                drain_timeout: Duration::from_secs(5),
+                ..Limits::default()
+            },
         }
     }
 }
@@ -79,9 +81,9 @@ pub fn app(state: AppState, config: &ServerConfig, stats: RequestStats) -> Route
         .layer(ServerTimingLayer::new("app", stats))
         // 5. Compress response bodies the client said it accepts (`accept-encoding`).
         .layer(CompressionLayer::new())
-        // 6. Every error below becomes a problem document. It sits above the timeout and the
-        //    body limit so that their bare 503 and 413 get converted too.
-        .layer(axum::middleware::from_fn(problem::problem_details))
+        // 6. Every error below becomes a problem document (shop-http's middleware). It sits
+        //    above the timeout and the body limit so that their bare 503 and 413 get converted.
+        .layer(axum::middleware::from_fn(problem_details))
         // 7. Refuse bodies over the limit: at once if `content-length` says so, otherwise as
         //    soon as the body has delivered one byte too many.
         .layer(RequestBodyLimitLayer::new(config.body_limit))
@@ -120,24 +122,18 @@ pub enum ServerError {
          Pick another with --addr, or port 0 for any free one"
     )]
     Bind { addr: SocketAddr, source: io::Error },
-    #[error("the server stopped with an error")]
-    Serve(#[source] io::Error),
-    #[error("requests were still running {} s after shutdown began; they were dropped", .0.as_secs())]
-    DrainTimeout(Duration),
-    #[error("the server task panicked")]
-    Panicked(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
 }
 
-// ANCHOR: running_server
-/// A server running on a background task.
+// ANCHOR: start
+/// The API on a socket: shop-http's running server (its address, the connections it
+/// accepted, its shutdown) and the request counts of the lesson's own timing layer.
 #[derive(Debug)]
-pub struct RunningServer {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    drain_timeout: Duration,
-    connections: Arc<AtomicUsize>,
-    requests: RequestStats,
-    task: JoinHandle<io::Result<()>>,
+pub struct Served {
+    pub server: RunningServer,
+    /// Requests in flight and completed, as [`ServerTimingLayer`] counts them.
+    pub requests: RequestStats,
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves the API until `shutdown` is cancelled.
@@ -149,90 +145,18 @@ pub async fn start(
     config: ServerConfig,
     state: AppState,
     shutdown: CancellationToken,
-) -> Result<RunningServer, ServerError> {
+) -> Result<Served, ServerError> {
+    // Bound here rather than by `Server::bind`, so that the error can name this program's
+    // `--addr` option, which shop-http knows nothing about.
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })?;
-
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&connections);
-    // `tap_io` runs for every accepted TCP connection: we count them, which makes keep-alive
-    // and HTTP/2 multiplexing visible, and turn off Nagle's algorithm, which would otherwise
-    // hold back small writes (a response head) for up to 40 ms.
-    let listener = listener.tap_io(move |tcp| {
-        counter.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-
     let requests = RequestStats::default();
     let app = app(state, &config, requests.clone());
-    let signal = shutdown.clone().cancelled_owned();
-    // `axum::serve` speaks HTTP/1.1 and, with axum's `http2` feature, HTTP/2: it looks at the
-    // first bytes of each connection and picks. `with_graceful_shutdown` stops accepting when
-    // `signal` completes, lets every connection finish the request it is serving (an idle
-    // keep-alive connection is closed at once), and then returns.
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-    });
-    tracing::info!(%addr, "listening");
-    Ok(RunningServer {
-        addr,
-        shutdown,
-        drain_timeout: config.drain_timeout,
-        connections,
-        requests,
-        task,
-    })
+    let server = Server::from_listener(listener)?
+        .limits(config.limits)
+        .spawn(app, shutdown);
+    tracing::info!(addr = %server.addr(), "listening");
+    Ok(Served { server, requests })
 }
-// ANCHOR_END: running_server
-
-impl RunningServer {
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://127.0.0.1:PORT`
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// TCP connections accepted so far.
-    pub fn connections_accepted(&self) -> usize {
-        self.connections.load(Ordering::Relaxed)
-    }
-
-    /// Requests in flight and completed.
-    pub fn requests(&self) -> &RequestStats {
-        &self.requests
-    }
-
-    /// Begins graceful shutdown; the same as cancelling the token passed to [`start`].
-    pub fn begin_shutdown(&self) {
-        self.shutdown.cancel();
-    }
-
-    // ANCHOR: stopped
-    /// Waits for the server to stop after its token was cancelled, at most the drain timeout;
-    /// then aborts whatever is still running.
-    pub async fn stopped(mut self) -> Result<(), ServerError> {
-        self.shutdown.cancelled().await;
-        match tokio::time::timeout(self.drain_timeout, &mut self.task).await {
-            Ok(finished) => finished?.map_err(ServerError::Serve),
-            Err(_elapsed) => {
-                // Stop waiting. The connection tasks run on until the runtime shuts down as
-                // the program exits, which drops them and the requests they still hold: their
-                // clients see the connection close without a response.
-                self.task.abort();
-                Err(ServerError::DrainTimeout(self.drain_timeout))
-            }
-        }
-    }
-    // ANCHOR_END: stopped
-}
+// ANCHOR_END: start

@@ -9,11 +9,12 @@ use axum::http::header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE,
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use lesson_03::api::AppState;
 use lesson_03::layer::{RequestStats, SERVER_TIMING};
-use lesson_03::problem::{PROBLEM_JSON, Problem, types};
-use lesson_03::product::{FieldError, Product};
+use lesson_03::problem::types;
+use lesson_03::product::Product;
 use lesson_03::server::{self, ServerConfig, X_REQUEST_ID};
 use lesson_03::store::Page;
 use serde_json::{Value, json};
+use shop_http::{Location, PROBLEM_JSON, Problem};
 use tower::ServiceExt;
 
 /// The application and one helper per kind of request.
@@ -209,9 +210,15 @@ async fn invalid_fields_are_a_422_listing_every_one() {
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem.type_uri, types::INVALID_FIELDS);
-    let errors = problem.field_errors();
-    let fields: Vec<&str> = errors.iter().map(FieldError::at).collect();
-    assert_eq!(fields, ["#/sku", "#/name", "#/price/currency"]);
+    let places: Vec<&Location> = problem.errors.iter().map(|error| &error.location).collect();
+    assert_eq!(
+        places,
+        [
+            &Location::Pointer("#/sku".into()),
+            &Location::Pointer("#/name".into()),
+            &Location::Pointer("#/price/currency".into())
+        ]
+    );
 }
 
 #[tokio::test]
@@ -324,7 +331,7 @@ async fn pages_and_filters_come_from_the_query_string() {
         .await
         .problem(StatusCode::BAD_REQUEST);
     assert_eq!(problem.type_uri, types::INVALID_QUERY);
-    assert_eq!(problem.field_errors().len(), 2);
+    assert_eq!(problem.errors.len(), 2);
     app.get("/products?in_stock=maybe")
         .await
         .problem(StatusCode::BAD_REQUEST);

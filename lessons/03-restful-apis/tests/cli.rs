@@ -1,5 +1,5 @@
-//! The demo binary from the outside: bad flags fail clearly, the story runs to completion, and
-//! `--serve` serves until Ctrl-C, then stops gracefully.
+//! The demo binary from the outside: bad flags fail clearly, the story runs to completion,
+//! `--list` and `--only` pick steps, and `--serve` serves until Ctrl-C, then stops gracefully.
 //!
 //! `cargo test -p lesson-03 --test cli`
 
@@ -53,14 +53,74 @@ fn the_whole_story_runs_to_completion() {
     let output = run(DEMO, &[], &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    for step in 1..=7 {
-        assert!(
-            stdout.contains(&format!("Step {step} · ")),
-            "step {step} missing:\n{stdout}"
-        );
+    let listed = listed_steps();
+    assert_eq!(listed.len(), 7, "{listed:?}");
+    // Every step `--list` names runs, under the number and title `--list` gives it.
+    for (number, title) in listed {
+        let heading = format!("Step {number} · {title}\n");
+        assert!(stdout.contains(&heading), "{heading:?} missing:\n{stdout}");
     }
     assert!(stdout.contains("HTTP/2.0"), "{stdout}");
     assert!(stdout.contains("Done in"), "{stdout}");
+}
+
+/// `--list`'s lines as (number, title): `3  errors  One error ...` gives ("3", "One error ...").
+fn listed_steps() -> Vec<(String, String)> {
+    let output = run(DEMO, &["--list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let line = line.trim_end_matches("[always runs]");
+            let mut words = line.split_whitespace();
+            let number = words.next().unwrap_or_default().to_owned();
+            let title: Vec<&str> = words.skip(1).collect();
+            (number, title.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn list_shows_the_steps_that_always_run() {
+    let output = run(DEMO, &["--list"], &[]);
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("1  start       Start the server  [always runs]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3  errors      One error format"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("7  shutdown    Graceful shutdown  [always runs]"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn only_takes_numbers_and_names_and_refuses_the_rest() {
+    let output = run(DEMO, &["--only", "4,errors"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    for shown in ["Step 1 · ", "Step 3 · ", "Step 4 · ", "Step 7 · "] {
+        assert!(stdout.contains(shown), "{shown} missing:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("Step 2 · ") && !stdout.contains("Step 5 · "),
+        "{stdout}"
+    );
+
+    let output = run(DEMO, &["--only", "8"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("there is no step 8; the steps are 1 start"),
+        "{stderr}"
+    );
+    let output = run(DEMO, &["--serve", "--only", "2"], &[]);
+    assert_eq!(output.status.code(), Some(2), "--serve runs no steps");
 }
 
 #[test]

@@ -8,13 +8,14 @@ use std::time::Duration;
 use lesson_03::api::{AppState, Slept};
 use lesson_03::client::{ApiClient, Protocol};
 use lesson_03::product::{Product, ProductDraft, eur};
-use lesson_03::server::{self, RunningServer, ServerConfig, ServerError};
+use lesson_03::server::{self, Served, ServerConfig};
 use reqwest::{Method, StatusCode, Version};
+use shop_http::{Limits, RunningServer, ServeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-async fn spawn_server(config: ServerConfig) -> RunningServer {
+async fn spawn_server(config: ServerConfig) -> Served {
     let addr = ([127, 0, 0, 1], 0).into();
     server::start(addr, config, AppState::default(), CancellationToken::new())
         .await
@@ -27,7 +28,7 @@ fn client(server: &RunningServer, protocol: Protocol) -> ApiClient {
 
 #[tokio::test]
 async fn a_product_is_created_and_read_back_over_http() {
-    let server = spawn_server(ServerConfig::default()).await;
+    let Served { server, .. } = spawn_server(ServerConfig::default()).await;
     let client = client(&server, Protocol::Http1KeepAlive);
     let draft = ProductDraft {
         sku: "MUG-1".into(),
@@ -61,7 +62,7 @@ async fn a_product_is_created_and_read_back_over_http() {
 /// afterwards: both are answered, and the server accepted one connection.
 #[tokio::test]
 async fn an_http1_connection_is_kept_alive_between_requests() {
-    let server = spawn_server(ServerConfig::default()).await;
+    let Served { server, .. } = spawn_server(ServerConfig::default()).await;
     let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
     tcp.write_all(
         b"GET /products HTTP/1.1\r\nhost: shop\r\n\r\n\
@@ -72,13 +73,13 @@ async fn an_http1_connection_is_kept_alive_between_requests() {
     let mut replies = String::new();
     tcp.read_to_string(&mut replies).await.unwrap();
     assert_eq!(replies.matches("HTTP/1.1 200 OK").count(), 2, "{replies}");
-    assert_eq!(server.connections_accepted(), 1);
+    assert_eq!(server.stats().accepted, 1);
 }
 // ANCHOR_END: keep_alive
 
 #[tokio::test]
 async fn http2_multiplexes_concurrent_requests_on_one_connection() {
-    let server = spawn_server(ServerConfig::default()).await;
+    let Served { server, .. } = spawn_server(ServerConfig::default()).await;
     let client = client(&server, Protocol::Http2PriorKnowledge);
     let requests = (0..5).map(|_| client.get("/slow?delay_ms=50").send());
     for exchange in futures::future::join_all(requests).await {
@@ -86,16 +87,16 @@ async fn http2_multiplexes_concurrent_requests_on_one_connection() {
         assert_eq!(exchange.status, StatusCode::OK);
         assert_eq!(exchange.version, Version::HTTP_2);
     }
-    assert_eq!(server.connections_accepted(), 1);
+    assert_eq!(server.stats().accepted, 1);
 }
 
 // ANCHOR: shutdown_test
 #[tokio::test]
 async fn shutdown_lets_the_request_in_flight_finish_and_refuses_new_ones() {
-    let server = spawn_server(ServerConfig::default()).await;
+    let Served { server, requests } = spawn_server(ServerConfig::default()).await;
     let client = client(&server, Protocol::Http1KeepAlive);
     let in_flight = tokio::spawn(async move { client.get("/slow?delay_ms=300").send().await });
-    server.requests().wait_for_in_flight(1).await;
+    requests.wait_for_in_flight(1).await;
 
     server.begin_shutdown();
     let addr = server.addr();
@@ -112,26 +113,51 @@ async fn shutdown_lets_the_request_in_flight_finish_and_refuses_new_ones() {
 
 #[tokio::test]
 async fn shutdown_gives_up_on_requests_that_outlast_the_drain_deadline() {
-    let server = spawn_server(ServerConfig {
-        drain_timeout: Duration::from_millis(50),
+    let Served { server, requests } = spawn_server(ServerConfig {
+        limits: Limits {
+            drain_timeout: Duration::from_millis(50),
+            ..Limits::default()
+        },
         ..ServerConfig::default()
     })
     .await;
     let client = client(&server, Protocol::Http1KeepAlive);
     let _in_flight = tokio::spawn(async move { client.get("/slow?delay_ms=1500").send().await });
-    server.requests().wait_for_in_flight(1).await;
+    requests.wait_for_in_flight(1).await;
 
     server.begin_shutdown();
     let result = server.stopped().await;
     assert!(
-        matches!(result, Err(ServerError::DrainTimeout(_))),
+        matches!(result, Err(ServeError::DrainTimeout(_))),
         "{result:?}"
+    );
+}
+
+/// The limits in `ServerConfig` reach shop-http's server: a client that connects and sends
+/// nothing is closed once the header timeout has passed (the default, 10 s, would outlast the
+/// five seconds this test waits).
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    let Served { server, .. } = spawn_server(ServerConfig {
+        limits: Limits {
+            header_read_timeout: Duration::from_millis(200),
+            ..Limits::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut silent = TcpStream::connect(server.addr()).await.unwrap();
+    let mut buffer = [0_u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buffer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the connection is still open: {read:?}"
     );
 }
 
 #[tokio::test]
 async fn a_port_in_use_is_a_sentence_not_a_panic() {
-    let taken = spawn_server(ServerConfig::default()).await;
+    let Served { server: taken, .. } = spawn_server(ServerConfig::default()).await;
     let error = server::start(
         taken.addr(),
         ServerConfig::default(),

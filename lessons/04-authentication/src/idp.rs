@@ -37,13 +37,14 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shop_http::RunningServer;
 use subtle::ConstantTimeEq;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::server::{self, RunningServer, ServerError};
+use crate::server::{self, ServerError};
 use crate::tokens::unix_now;
 
 /// A client application the provider knows.
@@ -256,8 +257,7 @@ pub async fn start(
         .route("/authorize", get(authorize))
         .route("/token", post(token))
         .with_state(Arc::clone(&provider));
-    let server = server::serve(listener, app, shutdown)
-        .map_err(|source| ServerError::Bind { addr, source })?;
+    let server = server::serve(listener, app, shutdown)?;
     Ok(RunningIdp { server, provider })
 }
 
@@ -302,7 +302,7 @@ impl RunningIdp {
     }
 
     pub async fn stop(self) -> Result<(), ServerError> {
-        self.server.stop().await
+        server::stop(self.server).await
     }
 }
 

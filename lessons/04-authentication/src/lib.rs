@@ -21,13 +21,14 @@
 //! | [`rbac`] | roles → permissions, the ownership rule (IDOR) |
 //! | [`api_keys`] | prefix + id + hashed secret, scopes, rotation |
 //! | [`extract`] | authentication and authorization as extractors |
-//! | [`problem`] | 401 vs 403 vs 404, as problem documents |
+//! | [`problem`] | 401 vs 403 vs 404, as problem documents (shop-http's `Problem`) |
 //! | [`api`] | the routes |
 //! | [`idp`] | a local OpenID provider: discovery, JWKS, authorize, token |
 //! | [`oidc`] | the client: `oauth2` for the flow, `jsonwebtoken` for the ID token |
 //!
-//! [`store`] holds the in-memory data, [`server`] serves a router, [`client`] is the demo's
-//! narrating HTTP client, and [`steps`] the narration that `main.rs` runs.
+//! [`store`] holds the in-memory data, [`server`] serves a router with shop-http's server,
+//! [`client`] is the demo's narrating HTTP client, and [`steps`] the narration that `main.rs`
+//! runs.
 
 pub mod accounts;
 pub mod api;

@@ -5,32 +5,20 @@
 //! (RFC 9110 §11.6.1; RFC 6750 §3 defines `error="invalid_token"` for bearer tokens). 403
 //! Forbidden is "I know who you are, and you may not". 404 is what a caller gets for an object
 //! it may not know exists. And the details stay vague where precision would help an attacker:
-//! a refused token says *that* it was refused; the precise reason goes to the log.
+//! a refused token says *that* it was refused; the precise reason goes to the log. The
+//! document is shop-http's [`Problem`], the one lesson 03 teaches and every service of the
+//! course renders; this module keeps what is lesson 04's own, which error means which status.
 //!
 //! Run the tests with `cargo test -p lesson-04 problem`.
 
-use axum::Json;
-use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use shop_http::Problem;
 use thiserror::Error;
 
 use crate::accounts::AuthError;
 use crate::api_keys::ApiKeyError;
-
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// A problem details document (RFC 9457 §3), with the members this API uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_uri: String,
-    pub title: String,
-    pub status: u16,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
 
 // ANCHOR: api_error
 /// Everything a request can fail with, in HTTP's terms.
@@ -93,17 +81,15 @@ impl IntoResponse for ApiError {
             }
             other => Some(other.to_string()),
         };
-        let problem = Problem {
-            type_uri: "about:blank".into(),
-            title: status.canonical_reason().unwrap_or("Error").into(),
-            status: status.as_u16(),
-            detail,
+        // `about:blank`: the status code is the kind of problem, `detail` says what happened.
+        let problem = Problem::for_status(status);
+        let problem = match detail {
+            Some(detail) => problem.with_detail(detail),
+            None => problem,
         };
-        let mut response = (status, Json(problem)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let mut response = problem.into_response();
         if status == StatusCode::UNAUTHORIZED {
-            headers.insert(
+            response.headers_mut().insert(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer realm="lesson-04", error="invalid_token""#),
             );
@@ -155,6 +141,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use axum::body::to_bytes;
+    use axum::http::header::CONTENT_TYPE;
+    use shop_http::PROBLEM_JSON;
 
     use super::*;
     use crate::tokens::TokenError;

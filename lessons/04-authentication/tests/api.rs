@@ -11,10 +11,10 @@ use lesson_04::accounts::TokenPair;
 use lesson_04::api::{self, AppState, CreatedApiKey};
 use lesson_04::config::AuthConfig;
 use lesson_04::password::{HashParams, Password};
-use lesson_04::problem::PROBLEM_JSON;
 use lesson_04::rbac::Role;
 use lesson_04::store::{Note, PublicUser};
 use serde_json::{Value, json};
+use shop_http::PROBLEM_JSON;
 use tower::ServiceExt;
 
 /// argon2's cheapest parameters: these tests are about the flows, not the cost.

@@ -1,5 +1,5 @@
 //! The demo binary from the outside: bad flags and bad configuration fail clearly, the story
-//! runs to completion, and `--serve` serves until Ctrl-C.
+//! runs to completion, `--list` and `--only` pick steps, and `--serve` serves until Ctrl-C.
 //!
 //! `cargo test -p lesson-04 --test cli`
 
@@ -29,11 +29,12 @@ fn the_whole_story_runs_to_completion() {
         "{}\n{stdout}",
         text(&output.stderr)
     );
-    for step in 1..=8 {
-        assert!(
-            stdout.contains(&format!("Step {step} · ")),
-            "step {step} missing:\n{stdout}"
-        );
+    let listed = listed_steps();
+    assert_eq!(listed.len(), 8, "{listed:?}");
+    // Every step `--list` names runs, under the number and title `--list` gives it.
+    for (number, title) in listed {
+        let heading = format!("Step {number} · {title}\n");
+        assert!(stdout.contains(&heading), "{heading:?} missing:\n{stdout}");
     }
     for claim in [
         "rehashed: true",
@@ -75,6 +76,51 @@ fn no_secret_is_ever_printed_whole() {
     assert!(all.contains("read from the environment"));
 }
 
+/// `--list`'s lines as (number, title): `4  forged-tokens  Tokens ...` gives ("4", "Tokens ...").
+fn listed_steps() -> Vec<(String, String)> {
+    let output = demo(&["--list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let line = line.trim_end_matches("[always runs]");
+            let mut words = line.split_whitespace();
+            let number = words.next().unwrap_or_default().to_owned();
+            let title: Vec<&str> = words.skip(1).collect();
+            (number, title.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn list_names_the_steps_and_what_always_runs() {
+    let stdout = text(&demo(&["--list"]).stdout);
+    assert!(
+        stdout.contains("1  start          Configuration and start-up  [always runs]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("6  api-keys       API keys"), "{stdout}");
+    assert!(
+        stdout.contains("8  shutdown       Shut down  [always runs]"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn only_takes_numbers_and_names_mixed() {
+    let output = demo(&["--only", "oidc,2"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    for shown in ["Step 1 · ", "Step 2 · ", "Step 7 · ", "Step 8 · "] {
+        assert!(stdout.contains(shown), "{shown} missing:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("Step 3 · ") && !stdout.contains("Step 6 · "),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn one_step_runs_on_its_own() {
     let output = demo(&["--only", "api-keys"]);
@@ -105,7 +151,14 @@ fn a_short_secret_stops_the_program_with_advice() {
 fn bad_flags_are_usage_errors() {
     let output = demo(&["--only", "everything"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("--only"));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--only"), "{stderr}");
+    assert!(
+        stderr.contains("the steps are 1 start, 2 passwords"),
+        "{stderr}"
+    );
+    let output = demo(&["--only", "0"]);
+    assert_eq!(output.status.code(), Some(2));
     let output = demo(&["--addr", "127.0.0.1:8080"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--serve"));

@@ -8,7 +8,7 @@
 //!
 //! Tests: `cargo test -p lesson-05 --test http`.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -17,15 +17,14 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use shop_http::{FieldError, RunningServer, ServeError, Server};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::catalog::{self, CatalogError, Page};
 use crate::listing::{ListParams, ListQuery};
-use crate::problem::{ApiError, FieldError};
+use crate::problem::ApiError;
 use crate::product::{CreateProduct, NewProduct, ProductChanges, ProductPatch, ProductView};
 
 // ANCHOR: router
@@ -122,41 +121,31 @@ async fn patch_product(
 }
 // ANCHOR_END: patch
 
-/// The API running on a loopback port, until [`RunningApi::shut_down`].
+/// The API running on a loopback port, until [`RunningApi::shut_down`]. The server is
+/// shop-http's, the one lesson 03 teaches: connection limits, and a shutdown that lets the
+/// requests in flight finish.
 #[derive(Debug)]
 pub struct RunningApi {
-    pub addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
+    server: RunningServer,
 }
 
 impl RunningApi {
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn shut_down(self) -> std::io::Result<()> {
-        self.shutdown.cancel();
-        self.task.await.map_err(std::io::Error::other)?
+    pub async fn shut_down(self) -> Result<(), ServeError> {
+        self.server.begin_shutdown();
+        self.server.stopped().await
     }
 }
 
 /// Serves [`router`] on a free loopback port (port 0: the OS picks).
-pub async fn start(pool: PgPool) -> std::io::Result<RunningApi> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router(pool))
-            .with_graceful_shutdown(async move { signal.cancelled().await })
-            .await
-    });
-    Ok(RunningApi {
-        addr,
-        shutdown,
-        task,
-    })
+pub async fn start(pool: PgPool) -> Result<RunningApi, ServeError> {
+    let server = Server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await?
+        .spawn(router(pool), CancellationToken::new());
+    Ok(RunningApi { server })
 }

@@ -18,7 +18,7 @@
 //! | 3 | [`cursor`] | opaque, versioned cursors; rejecting tampered ones |
 //! | 4 | [`listing`], [`sql`] | allow-listed sort, typed filters, binds only |
 //! | 5 | [`product`], [`problem`], [`api`] | DTOs, domain newtypes, `TryFrom`, field errors |
-//! | 6 | [`product`] ([`product::Patch`]), [`catalog`] | absent vs null, `UPDATE ... RETURNING` |
+//! | 6 | [`product`] (shop-http's [`Patch`](shop_http::Patch)), [`catalog`] | absent vs null, `UPDATE ... RETURNING` |
 //! | 7 | [`bulk`] | `UNNEST` bulk insert, `ON CONFLICT` upsert |
 //!
 //! [`steps`] holds the narration that prints the story.

@@ -13,9 +13,9 @@
 //! Tests: `cargo test -p lesson-05 --test listing_sql`.
 
 use serde::Deserialize;
+use shop_http::FieldError;
 
 use crate::cursor::{Cursor, SortField, SortKey};
-use crate::problem::FieldError;
 use crate::sql::{Bind, SafeQuery};
 
 /// Rows per page when the client does not say.

@@ -2,63 +2,17 @@
 //!
 //! What this module shows: validation failures carry a list of [`FieldError`]s, one per
 //! broken rule, so a client can show every problem next to its field after one round trip.
-//! The shape is the one lesson 03 uses and RFC 9457's own example shows: a JSON Pointer
-//! (`#/name`) or a query parameter's name, and a `detail` for people.
+//! The document and its field errors are shop-http's [`Problem`] and [`FieldError`], the ones
+//! lesson 03 teaches and RFC 9457's own example shows: a JSON Pointer (`#/name`) or a query
+//! parameter's name, and a `detail` for people. What is this lesson's own is here: what can go
+//! wrong, and which status each failure gets.
 //!
 //! Tests: `cargo test -p lesson-05 --test http`.
 
-use axum::Json;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use shop_http::{FieldError, Problem};
 use thiserror::Error;
-
-/// The media type of a problem document.
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-// ANCHOR: field_error
-/// One broken rule of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    /// `#/name` for a body member, absent for a query parameter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pointer: Option<String>,
-    /// The query parameter's name, absent for a body member.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameter: Option<String>,
-    pub detail: String,
-}
-// ANCHOR_END: field_error
-
-impl FieldError {
-    /// An error in the body member `field`.
-    pub fn body(field: &str, detail: impl Into<String>) -> Self {
-        Self {
-            pointer: Some(format!("#/{field}")),
-            parameter: None,
-            detail: detail.into(),
-        }
-    }
-
-    /// An error in the query parameter `name`.
-    pub fn parameter(name: &str, detail: impl Into<String>) -> Self {
-        Self {
-            pointer: None,
-            parameter: Some(name.to_owned()),
-            detail: detail.into(),
-        }
-    }
-
-    /// The pointer or the parameter: where the problem is.
-    pub fn at(&self) -> &str {
-        self.pointer
-            .as_deref()
-            .or(self.parameter.as_deref())
-            .unwrap_or_default()
-    }
-}
 
 /// Everything a request can fail with.
 #[derive(Debug, Error)]
@@ -105,22 +59,20 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let title = status.canonical_reason().unwrap_or("Error");
-        let mut body = match &self {
+        let detail = self.to_string();
+        let problem = match self {
             ApiError::Internal(source) => {
                 tracing::error!(error = %source, "request failed");
-                json!({ "title": title, "status": status.as_u16() })
+                // No detail: a 5xx tells the client that it failed, never how.
+                Problem::for_status(status)
             }
-            _ => json!({ "title": title, "status": status.as_u16(), "detail": self.to_string() }),
+            ApiError::InvalidBody(errors) | ApiError::InvalidQuery(errors) => {
+                Problem::for_status(status)
+                    .with_detail(detail)
+                    .with_errors(errors)
+            }
+            _ => Problem::for_status(status).with_detail(detail),
         };
-        if let ApiError::InvalidBody(errors) | ApiError::InvalidQuery(errors) = &self {
-            body["errors"] = json!(errors);
-        }
-        body["type"] = json!("about:blank");
-        let mut response = (status, Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        response
+        problem.into_response()
     }
 }

@@ -8,17 +8,17 @@
 //!   holding a [`ProductName`] proves both happened: parse, don't validate;
 //! - `TryFrom<CreateProduct> for NewProduct` checks every field and reports every broken rule;
 //!   `From<Product> for ProductView` cannot fail, so it is `From`;
-//! - [`Patch`]: the three states a field of a merge patch (RFC 7396) can be in, absent, `null`
-//!   or a value, which `Option<T>` alone cannot tell apart.
+//! - [`ProductPatch`] is made of shop-http's [`Patch`]: the three states a field of a merge
+//!   patch (RFC 7396) can be in, absent, `null` or a value, which `Option<T>` alone cannot tell
+//!   apart. The type is written once there, for the capstone's admin routes too.
 //!
 //! Tests: `cargo test -p lesson-05 --test patch` and `--test http`.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use shop_domain::{Currency, Money, Sku};
+use shop_http::{FieldError, Patch};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-use crate::problem::FieldError;
 
 /// The longest product name, in characters (the column's CHECK says the same).
 pub const MAX_NAME_CHARS: usize = 200;
@@ -245,30 +245,10 @@ impl From<Product> for ProductView {
 }
 // ANCHOR_END: view
 
-// ANCHOR: patch
-/// One field of a merge patch: left out, set to `null`, or set to a value.
-///
-/// `Option<T>` has two states and a merge patch field three. With `#[serde(default)]` on the
-/// field, a missing member never reaches the deserializer and stays [`Patch::Absent`]; a
-/// present member is read as `Option<T>`, where `null` becomes [`Patch::Null`].
-///
-/// `derive(Default)` on an enum adds no `T: Default` bound: the default is the unit variant
-/// marked `#[default]`, whatever `T` is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Patch<T> {
-    #[default]
-    Absent,
-    Null,
-    Value(T),
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Option::<T>::deserialize(deserializer).map(|value| value.map_or(Patch::Null, Patch::Value))
-    }
-}
-
-/// The body of `PATCH /products/{id}` (`application/merge-patch+json`).
+// ANCHOR: product_patch
+/// The body of `PATCH /products/{id}` (`application/merge-patch+json`). Every field is
+/// `#[serde(default)]`: serde reads only the members present, so one left out stays
+/// [`Patch::Absent`], and a present `null` becomes [`Patch::Null`].
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
@@ -279,7 +259,7 @@ pub struct ProductPatch {
     #[serde(default)]
     pub price_minor: Patch<i64>,
 }
-// ANCHOR_END: patch
+// ANCHOR_END: product_patch
 
 /// Checked changes; `None` leaves a column as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The demo binary from the outside: without PostgreSQL it explains itself and exits 1, bad
-//! flags are usage errors (exit 2), `--help` works, and with PostgreSQL the whole story runs.
+//! flags are usage errors (exit 2), `--help` and `--list` work, and with PostgreSQL the whole
+//! story runs, or the steps `--only` picks.
 //!
 //! `cargo test -p lesson-05 --test cli`
 
@@ -36,6 +37,8 @@ fn bad_flags_are_usage_errors() {
         // The demo drops the database it is given: only names with its own prefix.
         &["--database", "postgres"],
         &["--database", "backend_rs_lesson05; DROP TABLE x"],
+        &["--only", "8"],
+        &["--only", "keyset"],
     ] {
         let output = run(DEMO, args, &[]);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -52,6 +55,46 @@ fn help_lists_the_options() {
     for flag in ["--products", "--page-size", "--keep", "--database"] {
         assert!(stdout.contains(flag), "{stdout}");
     }
+}
+
+/// `--list`'s lines as (number, title): `3  cursors  Opaque cursors` gives ("3", "Opaque cursors").
+fn listed_steps() -> Vec<(String, String)> {
+    let output = run(DEMO, &["--list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let line = line.trim_end_matches("[always runs]");
+            let line = line.split("  [needs").next().unwrap_or(line);
+            let mut words = line.split_whitespace();
+            let number = words.next().unwrap_or_default().to_owned();
+            let title: Vec<&str> = words.skip(1).collect();
+            (number, title.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn list_names_the_steps_and_what_each_needs() {
+    let output = run(
+        DEMO,
+        &["--list"],
+        &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("1  setup       A catalog to work with  [always runs]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("6  patch       PATCH: absent, null, or a value  [needs 5]"),
+        "{stdout}"
+    );
+    assert!(
+        text(&output.stderr).is_empty(),
+        "PostgreSQL is not even tried"
+    );
 }
 
 /// The whole demo against a real server, in a database named after this process, so that a
@@ -74,14 +117,42 @@ fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
     let stdout = text(&output.stdout);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    for step in 1..=7 {
-        assert!(
-            stdout.contains(&format!("Step {step} ·")),
-            "step {step}: {stdout}"
-        );
+    let listed = listed_steps();
+    assert_eq!(listed.len(), 7, "{listed:?}");
+    // Every step `--list` names runs, under the number and title `--list` gives it.
+    for (number, title) in listed {
+        let heading = format!("Step {number} · {title}\n");
+        assert!(stdout.contains(&heading), "{heading:?} missing:\n{stdout}");
     }
     assert!(
         stdout.contains(&format!("The demo database {database} was dropped again")),
         "{stdout}"
     );
+}
+
+/// `--only patch` brings step 5 along, which creates the product step 6 patches.
+#[test]
+fn needs_postgres_only_runs_a_step_with_what_it_needs() {
+    let database = format!("backend_rs_lesson05_only_{}", std::process::id());
+    let output = run(
+        DEMO,
+        &[
+            "--products",
+            "100",
+            "--only",
+            "patch,2",
+            "--database",
+            &database,
+        ],
+        &[],
+    );
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    for shown in ["Step 1 ·", "Step 2 ·", "Step 5 ·", "Step 6 ·"] {
+        assert!(stdout.contains(shown), "{shown} missing:\n{stdout}");
+    }
+    for skipped in ["Step 3 ·", "Step 4 ·", "Step 7 ·"] {
+        assert!(!stdout.contains(skipped), "{skipped} ran:\n{stdout}");
+    }
 }

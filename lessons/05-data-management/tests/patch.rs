@@ -3,10 +3,20 @@
 //!
 //! `cargo test -p lesson-05 --test patch`
 
-use lesson_05::problem::FieldError;
 use lesson_05::product::{
-    CreateProduct, Description, NewProduct, Patch, ProductChanges, ProductName, ProductPatch,
+    CreateProduct, Description, NewProduct, ProductChanges, ProductName, ProductPatch,
 };
+use shop_http::{FieldError, Location, Patch};
+
+/// Where each error is: a body pointer (`#/name`) or a query parameter's name (`limit`).
+fn errors_at(errors: &[FieldError]) -> Vec<&str> {
+    errors
+        .iter()
+        .map(|error| match &error.location {
+            Location::Pointer(at) | Location::Parameter(at) => at.as_str(),
+        })
+        .collect()
+}
 
 fn patch(json: &str) -> ProductPatch {
     serde_json::from_str(json).expect("a well-formed patch")
@@ -41,8 +51,7 @@ fn null_clears_a_description_and_a_value_sets_it() {
 fn null_for_a_required_field_is_an_error_not_a_no_op() {
     let errors =
         ProductChanges::try_from(patch(r#"{"name": null, "price_minor": null}"#)).unwrap_err();
-    let at: Vec<&str> = errors.iter().map(FieldError::at).collect();
-    assert_eq!(at, ["#/name", "#/price_minor"]);
+    assert_eq!(errors_at(&errors), ["#/name", "#/price_minor"]);
 }
 
 #[test]
@@ -80,9 +89,8 @@ fn a_create_body_is_sanitised_then_validated() {
 #[test]
 fn every_broken_rule_of_a_create_body_is_reported() {
     let errors = NewProduct::try_from(create("a b", "", "Desks", 0, "USD")).unwrap_err();
-    let at: Vec<&str> = errors.iter().map(FieldError::at).collect();
     assert_eq!(
-        at,
+        errors_at(&errors),
         [
             "#/sku",
             "#/name",

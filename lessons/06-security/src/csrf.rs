@@ -19,7 +19,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::lab::LabState;
-use crate::problem::Problem;
+use crate::problem::refusal;
 use crate::xss::escape_html;
 
 /// The session cookie's name.
@@ -93,7 +93,7 @@ pub async fn sign_in(State(state): State<LabState>, Form(form): Form<SignIn>) ->
     let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
     match HeaderValue::from_str(&cookie) {
         Ok(cookie) => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response(),
-        Err(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "bad user name").into_response(),
+        Err(_) => refusal(StatusCode::UNPROCESSABLE_ENTITY, "bad user name").into_response(),
     }
 }
 // ANCHOR_END: cookie
@@ -110,7 +110,7 @@ pub struct EmailChange {
 /// policy keeps other sites from reading our responses), so it cannot copy it.
 pub async fn account_page(State(state): State<LabState>, headers: HeaderMap) -> Response {
     let Some((_, session)) = session_of(&state, &headers) else {
-        return Problem::new(StatusCode::UNAUTHORIZED, "sign in first").into_response();
+        return refusal(StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
     let html = format!(
         "<!doctype html><title>Account</title><p>Signed in as {user}, email \
@@ -133,7 +133,7 @@ pub async fn change_email_vulnerable(
     Form(change): Form<EmailChange>,
 ) -> Response {
     let Some((id, _)) = session_of(&state, &headers) else {
-        return Problem::new(StatusCode::UNAUTHORIZED, "sign in first").into_response();
+        return refusal(StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
     state.sessions.set_email(&id, &change.email);
     StatusCode::NO_CONTENT.into_response()
@@ -149,10 +149,10 @@ pub async fn change_email_fixed(
     Form(change): Form<EmailChange>,
 ) -> Response {
     let Some((id, session)) = session_of(&state, &headers) else {
-        return Problem::new(StatusCode::UNAUTHORIZED, "sign in first").into_response();
+        return refusal(StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
     if !same_origin(&headers) {
-        return Problem::new(StatusCode::FORBIDDEN, "cross-origin form posts are refused")
+        return refusal(StatusCode::FORBIDDEN, "cross-origin form posts are refused")
             .into_response();
     }
     // Constant time: a comparison that stops at the first wrong byte tells a patient attacker,
@@ -163,7 +163,7 @@ pub async fn change_email_fixed(
         .ct_eq(change.csrf_token.as_bytes())
         .into();
     if !token_ok {
-        return Problem::new(StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+        return refusal(StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
     }
     state.sessions.set_email(&id, &change.email);
     StatusCode::NO_CONTENT.into_response()

@@ -1,19 +1,17 @@
 //! The lab: one axum application with every vulnerable endpoint beside its fix, the login, a
-//! rate-limited JSON API, and the functions that serve it.
+//! rate-limited JSON API, and the function that serves it.
 //!
 //! The vulnerable routes get none of the hardening on purpose, so each attack shows what one
 //! mistake does on its own; the fixed routes sit behind the security headers. Everything binds
 //! to loopback. Never deploy the `/vulnerable` half: it is a loaded gun.
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
+use shop_http::{RunningServer, ServeError, Server};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::csrf::{self, Sessions};
@@ -107,49 +105,16 @@ async fn orders() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "orders": [{ "id": 1001, "total_cents": 2500 }] }))
 }
 
-/// A server running in the background on a loopback port.
-#[derive(Debug)]
-pub struct RunningServer {
-    pub addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<io::Result<()>>,
-}
-
-impl RunningServer {
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn stop(self) -> io::Result<()> {
-        self.shutdown.cancel();
-        self.task.await.map_err(io::Error::other)?
-    }
-}
-
-/// Serves `app` over plain HTTP on `addr` (port 0: any free port) until `shutdown`.
-/// Connection info is on, for the handlers that key limits on the client's address.
+/// Serves `app` over plain HTTP on `addr` (port 0: any free port) until `shutdown`, with
+/// shop-http's server, the one lesson 03 teaches: connection limits per address and in total,
+/// header and idle timeouts, and a graceful shutdown. Each request carries the peer's address
+/// (`ConnectInfo<SocketAddr>`), which the rate limiter and the login throttle key on.
 pub async fn serve_http(
     addr: SocketAddr,
     app: Router,
     shutdown: CancellationToken,
-) -> io::Result<RunningServer> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    // A child token: `stop` ends this server only, and cancelling the parent ends it too.
-    let shutdown = shutdown.child_token();
-    let token = shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.cancelled_owned())
-        .await
-    });
-    Ok(RunningServer {
-        addr,
-        shutdown,
-        task,
-    })
+) -> Result<RunningServer, ServeError> {
+    // A child token: `begin_shutdown` ends this server only, and cancelling the parent ends it
+    // too.
+    Ok(Server::bind(addr).await?.spawn(app, shutdown.child_token()))
 }

@@ -17,7 +17,7 @@
 //! | [`ssrf`] | a URL fetcher that follows anything, and one with an allow-list, address checks, no redirects |
 //! | [`csrf`] | a cookie session, a synchronizer token, the `Origin` check |
 //! | [`attack`] | the attack script and how it decides "got through" |
-//! | [`tls`] | rcgen, rustls with an explicit provider, axum-server, a tokio-rustls client |
+//! | [`tls`] | rcgen, rustls with an explicit provider, shop-http's server over TLS, a tokio-rustls client |
 //! | [`headers`] | CORS allow-list, security headers, HSTS |
 //! | [`client_ip`] | which address a limit is keyed on, and when to believe `X-Forwarded-For` |
 //! | [`ratelimit`] | token bucket, fixed and sliding windows, the 429 middleware |

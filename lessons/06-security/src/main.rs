@@ -2,21 +2,23 @@
 //! CORS and security headers, rate limits, login throttling, and personal data.
 //!
 //! `cargo run -p lesson-06` runs every step and finishes on its own (PostgreSQL is needed for
-//! the SQL-injection rows: `cargo xtask services up`); `-- --only tls` runs one step after the
-//! start; `-- --serve` keeps the lab up until Ctrl-C; `-- --help` lists the options. Exit
-//! status: 0 when everything ran, 1 when PostgreSQL was missing (the rest still runs) or a step
-//! failed, 2 for a bad flag. The code it narrates lives in the library (`src/lib.rs`).
+//! the SQL-injection rows: `cargo xtask services up`); `-- --list` lists the steps, `-- --only
+//! tls` (or `--only 3`, `--only 3,privacy`) runs some after the start; `-- --serve` keeps the
+//! lab up until Ctrl-C; `-- --help` lists the options. Exit status: 0 when everything ran (or
+//! `--serve` stopped), 1 when PostgreSQL was missing (the rest still runs) or a step failed, 2
+//! for a bad flag, 130 after Ctrl-C. The code it narrates lives in the library (`src/lib.rs`).
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use lesson_06::database::{self, DEMO_DATABASE, DatabaseName, ServerUrl};
-use lesson_06::steps::{self, Demo};
+use lesson_06::steps::{self, Demo, StepError};
+use narrate::demo::{
+    Contents, Entry, Outcome, StepArgs, Steps, Tally, cancel_on_ctrl_c, init_tracing,
+};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// Security practices: an attack script against vulnerable and fixed endpoints, TLS, CORS,
 /// security headers, rate limiting, login throttling, data export and erasure.
@@ -24,7 +26,7 @@ use tracing_subscriber::EnvFilter;
 #[command(version)]
 struct Cli {
     /// Keep the lab running for curl and a browser instead of running the demo; Ctrl-C stops it.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["only", "list"])]
     serve: bool,
     /// The address to listen on with --serve: a loopback address only, since half of the lab
     /// is vulnerable on purpose.
@@ -36,9 +38,6 @@ struct Cli {
         value_parser = loopback_addr
     )]
     addr: SocketAddr,
-    /// Run only this step of the demo (the lab still starts and stops).
-    #[arg(long, value_enum, value_name = "STEP", conflicts_with = "serve")]
-    only: Option<Step>,
     /// Keep the demo database afterwards, to try the payloads in psql.
     #[arg(long)]
     keep: bool,
@@ -47,6 +46,8 @@ struct Cli {
     #[arg(long, value_name = "NAME", default_value = DEMO_DATABASE,
           value_parser = DatabaseName::parser(DEMO_DATABASE))]
     database: DatabaseName,
+    #[command(flatten)]
+    contents: StepArgs<Step>,
 }
 
 /// Parses `--addr`, refusing anything but loopback: the lab must not be reachable from the
@@ -65,7 +66,72 @@ fn loopback_addr(text: &str) -> Result<SocketAddr, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+fn main() -> anyhow::Result<Outcome> {
+    let cli = Cli::parse();
+    if cli.contents.print_list_if_asked() {
+        return Ok(Outcome::Success);
+    }
+    // Server logs stay off so they do not interleave with the narration; RUST_LOG=info shows
+    // them, and --serve shows them by default.
+    init_tracing(if cli.serve { "info" } else { "off" });
+    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let shutdown = cancel_on_ctrl_c();
+    if cli.serve {
+        return serve(cli, shutdown).await;
+    }
+    let started = Instant::now();
+    steps::intro();
+    // The lab's servers stop in the clean-up, which runs after a Ctrl-C too: they have a
+    // token of their own.
+    let demo = steps::start(
+        &ServerUrl::from_env(),
+        &cli.database,
+        CancellationToken::new(),
+    )
+    .await
+    .context("step 1 (start) failed")?;
+    let mut tally = Tally::default();
+    let had_postgres = demo.db.is_some();
+    if !had_postgres {
+        // Step 1 said so in one line; the SQL-injection rows are skipped, the rest runs.
+        tally.service_missing();
+    }
+    for step in cli.contents.selected() {
+        // Ctrl-C: the step in progress finishes, the rest are skipped, the clean-up runs.
+        if shutdown.is_cancelled() {
+            break;
+        }
+        tally.record(step, run_step(step, &demo).await);
+    }
+    steps::finish(demo, cli.keep).await?;
+    steps::outro(started.elapsed(), had_postgres);
+    Ok(tally.outcome(&shutdown))
+}
+
+/// `--serve`: the lab, with the SQL-injection routes if PostgreSQL answers, until Ctrl-C.
+async fn serve(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<Outcome> {
+    let db = match database::create(&ServerUrl::from_env(), &cli.database).await {
+        Ok(db) => Some(db),
+        Err(error) => {
+            steps::postgres_missing(&error, "the SQL-injection routes will answer 503");
+            None
+        }
+    };
+    let served = steps::serve(cli.addr, db.as_ref().map(|db| db.pool().clone()), shutdown).await;
+    if let Some(db) = db {
+        let _ = db.finish(cli.keep).await;
+    }
+    served.with_context(|| format!("could not serve the lab on {}", cli.addr))?;
+    // Ctrl-C is how a server is meant to stop: a success.
+    Ok(Outcome::Success)
+}
+
+/// The steps `--only` can pick, for the table of contents below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Attacks,
     Tls,
@@ -75,103 +141,34 @@ enum Step {
     Privacy,
 }
 
-fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
-    // Server logs stay off so they do not interleave with the narration; RUST_LOG=info shows
-    // them, and --serve shows them by default.
-    let default_filter = if cli.serve { "info" } else { "off" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
-    runtime.block_on(run(cli))
-}
-
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
-    if cli.serve {
-        return serve(cli, shutdown).await;
-    }
-    let started = Instant::now();
-    steps::intro();
-    let demo = steps::start(&ServerUrl::from_env(), &cli.database, shutdown)
-        .await
-        .context("step 1 (start) failed")?;
-    let had_postgres = demo.db.is_some();
-    let outcome = tokio::select! {
-        result = run_steps(&demo, cli.only) => result,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("\n  Ctrl-C: stopping the demo.");
-            steps::finish(demo, cli.keep).await?;
-            return Ok(ExitCode::from(130));
-        }
-    };
-    steps::finish(demo, cli.keep).await?;
-    outcome?;
-    steps::outro(started.elapsed(), had_postgres);
-    Ok(if had_postgres {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
 // ANCHOR: table_of_contents
-/// The table of contents; step 1 (start) comes before and the clean-up after.
-async fn run_steps(demo: &Demo, only: Option<Step>) -> anyhow::Result<()> {
-    let wanted = |step| only.is_none_or(|only| only == step);
-    if wanted(Step::Attacks) {
-        steps::attacks(demo)
-            .await
-            .context("step 2 (attacks) failed")?;
+/// The table of contents; step 1 (start) comes before the others whatever `--only` says, and
+/// the clean-up after.
+impl Steps for Step {
+    #[rustfmt::skip]
+    const CONTENTS: Contents<Self> = Contents::new(&[
+        Entry::always("start", "Start the lab"),
+        Entry::step(Step::Attacks, "attacks", "The attack script: what got through"),
+        Entry::step(Step::Tls, "tls", "HTTPS: rustls, a certificate made at start, HSTS"),
+        Entry::step(Step::Headers, "headers", "CORS and security headers"),
+        Entry::step(Step::RateLimits, "rate-limits", "Rate limiting: a token bucket per client"),
+        Entry::step(Step::Logins, "logins",
+                    "Brute-force protection: login throttling per account and per address"),
+        Entry::step(Step::Privacy, "privacy",
+                    "Personal data: retention, export, erasure (GDPR / CCPA)"),
+    ]);
+}
+
+/// One call per step.
+async fn run_step(step: Step, demo: &Demo) -> Result<(), StepError> {
+    match step {
+        // The step prints the attack report; the rows it also returns are not needed here.
+        Step::Attacks => steps::attacks(demo).await.map(drop),
+        Step::Tls => steps::tls(demo).await,
+        Step::Headers => steps::cors_and_headers(demo).await,
+        Step::RateLimits => steps::rate_limits(demo).await,
+        Step::Logins => steps::login_throttling(demo).await,
+        Step::Privacy => steps::privacy(),
     }
-    if wanted(Step::Tls) {
-        steps::tls(demo).await.context("step 3 (TLS) failed")?;
-    }
-    if wanted(Step::Headers) {
-        steps::cors_and_headers(demo)
-            .await
-            .context("step 4 (CORS and headers) failed")?;
-    }
-    if wanted(Step::RateLimits) {
-        steps::rate_limits(demo)
-            .await
-            .context("step 5 (rate limits) failed")?;
-    }
-    if wanted(Step::Logins) {
-        steps::login_throttling(demo)
-            .await
-            .context("step 6 (login throttling) failed")?;
-    }
-    if wanted(Step::Privacy) {
-        steps::privacy().context("step 7 (personal data) failed")?;
-    }
-    Ok(())
 }
 // ANCHOR_END: table_of_contents
-
-async fn serve(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let db = match database::create(&ServerUrl::from_env(), &cli.database).await {
-        Ok(db) => Some(db),
-        Err(error) => {
-            steps::postgres_missing(&error, "the SQL-injection routes will answer 503");
-            None
-        }
-    };
-    let token = shutdown.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\n  Ctrl-C: shutting down gracefully...");
-            token.cancel();
-        }
-    });
-    let served = steps::serve(cli.addr, db.as_ref().map(|db| db.pool().clone()), shutdown).await;
-    if let Some(db) = db {
-        let _ = db.finish(cli.keep).await;
-    }
-    served.with_context(|| format!("could not serve the lab on {}", cli.addr))?;
-    Ok(ExitCode::SUCCESS)
-}

@@ -1,44 +1,39 @@
-//! Errors as RFC 9457 problem documents (`application/problem+json`), the format lesson 03
-//! introduced, in the few lines this lesson needs.
+//! Errors as RFC 9457 problem documents (`application/problem+json`): shop-http's [`Problem`],
+//! the format lesson 03 teaches and every service of the course renders.
 //!
 //! A fixed endpoint's refusal is a problem document that says what was refused and never why
 //! the server itself failed: a 5xx detail goes to the log, not to the client.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use axum::http::StatusCode;
+use shop_http::Problem;
 
-/// The media type of a problem document.
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// A problem document: status, its reason phrase as the title, and a sentence of detail.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: &'static str,
-    pub status: u16,
-    pub detail: String,
+/// A refusal: type `about:blank`, the status's reason phrase as the title, and a sentence
+/// saying what was refused.
+pub fn refusal(status: StatusCode, detail: impl Into<String>) -> Problem {
+    Problem::for_status(status).with_detail(detail)
 }
 
-impl Problem {
-    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: detail.into(),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+    use axum::http::header::CONTENT_TYPE;
+    use axum::response::IntoResponse;
+    use shop_http::PROBLEM_JSON;
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(&self)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        response
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refusal_is_a_problem_document_with_its_status() {
+        let response =
+            refusal(StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        let body = to_bytes(response.into_body(), 4096).await.unwrap();
+        let problem: Problem = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem.title, "Forbidden");
+        assert_eq!(
+            problem.detail.as_deref(),
+            Some("missing or wrong CSRF token")
+        );
     }
 }

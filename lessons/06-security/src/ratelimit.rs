@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use crate::client_ip::client_ip;
-use crate::problem::Problem;
+use crate::problem::refusal;
 
 // ANCHOR: token_bucket
 /// A token bucket: holds up to `capacity` tokens, gains `per_second` tokens a second, and each
@@ -265,7 +265,7 @@ pub async fn rate_limit(
 /// value would be refused again).
 pub fn too_many_requests(wait: Duration, detail: &str) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, detail).into_response();
+    let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, detail).into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));

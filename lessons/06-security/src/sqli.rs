@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::lab::LabState;
-use crate::problem::Problem;
+use crate::problem::refusal;
 
 /// The lesson's tables: a catalogue with unpublished products, and a table of staff
 /// credentials that no product search should ever reach.
@@ -110,7 +110,7 @@ pub async fn search_fixed(State(state): State<LabState>, Query(search): Query<Se
     };
     let name = match SearchText::parse(&search.name) {
         Ok(name) => name,
-        Err(why) => return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, why).into_response(),
+        Err(why) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, why).into_response(),
     };
     let rows = sqlx::query_as::<_, Product>(
         "SELECT id, name, price_cents FROM products WHERE published AND name = $1",
@@ -122,7 +122,7 @@ pub async fn search_fixed(State(state): State<LabState>, Query(search): Query<Se
         Ok(rows) => Json(SearchResult { rows }).into_response(),
         Err(error) => {
             tracing::error!(error = %error, "product search failed");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the search failed").into_response()
+            refusal(StatusCode::INTERNAL_SERVER_ERROR, "the search failed").into_response()
         }
     }
 }
@@ -163,7 +163,7 @@ impl SearchText {
 // ANCHOR_END: validate
 
 fn no_database() -> Response {
-    Problem::new(
+    refusal(
         StatusCode::SERVICE_UNAVAILABLE,
         "PostgreSQL is not connected: start it with `cargo xtask services up`",
     )

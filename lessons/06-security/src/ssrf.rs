@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use url::{Host, Url};
 
 use crate::lab::LabState;
-use crate::problem::Problem;
+use crate::problem::refusal;
 
 /// How much of a fetched body is kept: a fetcher must bound what it reads, or one URL that
 /// streams forever fills the server's memory.
@@ -94,13 +94,13 @@ pub async fn fetch_vulnerable(
     let response = match state.ssrf.vulnerable.get(&params.url).send().await {
         Ok(response) => response,
         Err(error) => {
-            return Problem::new(StatusCode::BAD_GATEWAY, error.to_string()).into_response();
+            return refusal(StatusCode::BAD_GATEWAY, error.to_string()).into_response();
         }
     };
     let status = response.status().as_u16();
     match read_capped(response).await {
         Ok(body) => Json(Fetched { status, body }).into_response(),
-        Err(error) => Problem::new(StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
+        Err(error) => refusal(StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
     }
 }
 // ANCHOR_END: vulnerable
@@ -274,7 +274,7 @@ pub async fn fetch_fixed(
 ) -> Response {
     match state.ssrf.fixed.fetch(&params.url).await {
         Ok(fetched) => Json(fetched).into_response(),
-        Err(refused) => Problem::new(refused.status(), refused.to_string()).into_response(),
+        Err(refused) => refusal(refused.status(), refused.to_string()).into_response(),
     }
 }
 

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::client_ip::client_ip;
 use crate::lab::LabState;
-use crate::problem::Problem;
+use crate::problem::refusal;
 use crate::ratelimit::{SlidingWindow, too_many_requests};
 
 /// The knobs of [`LoginThrottle`].
@@ -218,7 +218,7 @@ pub async fn login(
         state.throttle(|t| t.record_failure(&credentials.user, ip, now));
         // One message for "no such user" and "wrong password": the difference is worth a lot
         // to someone building a list of accounts to attack.
-        Problem::new(StatusCode::UNAUTHORIZED, "wrong user name or password").into_response()
+        refusal(StatusCode::UNAUTHORIZED, "wrong user name or password").into_response()
     }
 }
 // ANCHOR_END: login

@@ -1,6 +1,6 @@
 //! HTTPS with rustls: a self-signed certificate made at start-up, the lab served over TLS by
-//! axum-server, and a client that trusts exactly that certificate and reports what it agreed
-//! on with the server.
+//! shop-http's server (lesson 03's accept loop, with a TLS handshake first), and a client that
+//! trusts exactly that certificate and reports what it agreed on with the server.
 //!
 //! The crypto provider is chosen explicitly (ring, which the workspace already compiles)
 //! rather than installed as a process-wide default: a library should not decide for the whole
@@ -14,15 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
+use shop_http::{RunningServer, ServeError, Server};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
@@ -39,7 +37,7 @@ pub enum TlsError {
     #[error("rustls refused the configuration")]
     Config(#[from] rustls::Error),
     #[error("the HTTPS server could not start")]
-    Serve(#[source] io::Error),
+    Serve(#[from] ServeError),
     #[error("{0} is not a valid server name")]
     ServerName(String),
     #[error("could not connect")]
@@ -103,51 +101,21 @@ pub fn server_config(identity: &SelfSigned) -> Result<Arc<ServerConfig>, TlsErro
 }
 // ANCHOR_END: server_config
 
-/// The HTTPS server running in the background.
-#[derive(Debug)]
-pub struct RunningHttps {
-    pub addr: SocketAddr,
-    handle: Handle<SocketAddr>,
-    task: JoinHandle<io::Result<()>>,
-}
-
 // ANCHOR: serve
-/// Serves `app` over TLS on `addr` (port 0: any free port) with axum-server, until `shutdown`.
+/// Serves `app` over TLS on `addr` (port 0: any free port) until `shutdown`, with the same
+/// server as plain HTTP: `.tls(config)` puts a handshake in front of each connection, bounded
+/// by the same header timeout, and the configuration's ALPN list picks HTTP/2 or HTTP/1.1.
 pub async fn serve_https(
     addr: SocketAddr,
     app: Router,
     config: Arc<ServerConfig>,
     shutdown: CancellationToken,
-) -> Result<RunningHttps, TlsError> {
-    let handle = Handle::new();
-    let server = axum_server::bind_rustls(addr, RustlsConfig::from_config(config))
-        .handle(handle.clone())
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>());
-    let task = tokio::spawn(server);
-    let watcher = handle.clone();
-    tokio::spawn(async move {
-        shutdown.cancelled().await;
-        watcher.graceful_shutdown(Some(Duration::from_secs(2)));
-    });
-    // `listening` answers once the socket is bound: the port the OS picked, or None if the
-    // bind failed (the task then holds the error).
-    match handle.listening().await {
-        Some(addr) => Ok(RunningHttps { addr, handle, task }),
-        None => Err(TlsError::Serve(match task.await {
-            Ok(Err(error)) => error,
-            _ => io::Error::other("the server stopped before it listened"),
-        })),
-    }
+) -> Result<RunningServer, TlsError> {
+    let server = Server::bind(addr).await?.tls(config);
+    // A child token: `begin_shutdown` stops this server and leaves the plain HTTP lab running.
+    Ok(server.spawn(app, shutdown.child_token()))
 }
 // ANCHOR_END: serve
-
-impl RunningHttps {
-    /// Graceful shutdown: stop accepting, give open connections two seconds.
-    pub async fn stop(self) -> io::Result<()> {
-        self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
-        self.task.await.map_err(io::Error::other)?
-    }
-}
 
 // ANCHOR: client_config
 /// A client that trusts `trusted` and nothing else (no system roots: this client exists to

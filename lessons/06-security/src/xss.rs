@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::lab::LabState;
-use crate::problem::Problem;
+use crate::problem::refusal;
 
 /// A comment as a visitor submitted it, stored exactly as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -50,7 +50,7 @@ impl Comments {
 /// the size.
 pub async fn post_comment(State(state): State<LabState>, Form(comment): Form<Comment>) -> Response {
     if comment.author.chars().count() > 80 || comment.text.chars().count() > 2_000 {
-        return Problem::new(
+        return refusal(
             StatusCode::UNPROCESSABLE_ENTITY,
             "author is at most 80 characters and text at most 2,000",
         )

@@ -1,6 +1,6 @@
 //! The demo binary from the outside: the whole story runs and exits 0 with PostgreSQL, says
-//! in one line what is missing and still runs the rest without it (exit 1), and refuses bad
-//! flags (exit 2).
+//! in one line what is missing and still runs the rest without it (exit 1), picks steps with
+//! `--list` and `--only`, and refuses bad flags (exit 2).
 //!
 //! `cargo test -p lesson-06 --test cli`
 
@@ -27,11 +27,12 @@ fn needs_postgres_the_whole_story_runs_to_completion() {
         "{}\n{stdout}",
         text(&output.stderr)
     );
-    for step in 1..=7 {
-        assert!(
-            stdout.contains(&format!("Step {step} · ")),
-            "step {step}:\n{stdout}"
-        );
+    let listed = listed_steps();
+    assert_eq!(listed.len(), 7, "{listed:?}");
+    // Every step `--list` names runs, under the number and title `--list` gives it.
+    for (number, title) in listed {
+        let heading = format!("Step {number} · {title}\n");
+        assert!(stdout.contains(&heading), "{heading:?} missing:\n{stdout}");
     }
     assert!(
         stdout.contains("GOT THROUGH: password hash in the"),
@@ -70,6 +71,64 @@ fn without_postgres_it_says_so_in_one_line_runs_the_rest_and_exits_1() {
     assert!(!stdout.contains("panicked"), "{stdout}");
 }
 
+/// `--list`'s lines as (number, title): `3  tls  HTTPS: ...` gives ("3", "HTTPS: ...").
+fn listed_steps() -> Vec<(String, String)> {
+    let output = run(DEMO, &["--list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let line = line.trim_end_matches("[always runs]");
+            let mut words = line.split_whitespace();
+            let number = words.next().unwrap_or_default().to_owned();
+            let title: Vec<&str> = words.skip(1).collect();
+            (number, title.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn list_names_the_steps_without_running_any() {
+    let output = run(
+        DEMO,
+        &["--list"],
+        &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("1  start        Start the lab  [always runs]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5  rate-limits  Rate limiting"), "{stdout}");
+    assert!(
+        text(&output.stderr).is_empty(),
+        "PostgreSQL is not even tried"
+    );
+}
+
+#[test]
+fn only_takes_numbers_and_names_mixed() {
+    let output = run(
+        DEMO,
+        &["--only", "privacy,4"],
+        &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
+    );
+    let stdout = text(&output.stdout);
+    for shown in ["Step 1 · ", "Step 4 · ", "Step 7 · "] {
+        assert!(stdout.contains(shown), "{shown} missing:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("Step 2 · ") && !stdout.contains("Step 5 · "),
+        "{stdout}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "still 1: PostgreSQL was missing"
+    );
+}
+
 #[test]
 fn one_step_runs_alone() {
     let output = run(
@@ -86,7 +145,12 @@ fn one_step_runs_alone() {
 fn bad_flags_are_usage_errors() {
     let output = run(DEMO, &["--only", "everything"], &[]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("--only"));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--only"), "{stderr}");
+    assert!(
+        stderr.contains("the steps are 1 start, 2 attacks"),
+        "{stderr}"
+    );
     let output = run(DEMO, &["--addr", "127.0.0.1:8080"], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--serve"));

@@ -6,11 +6,12 @@
 use axum::Router;
 use axum::routing::get;
 use lesson_06::headers::{HSTS, hsts};
-use lesson_06::tls::{self, RunningHttps, SelfSigned, TlsError};
+use lesson_06::tls::{self, SelfSigned, TlsError};
 use rustls::version::{TLS12, TLS13};
+use shop_http::RunningServer;
 use tokio_util::sync::CancellationToken;
 
-async fn server(identity: &SelfSigned) -> RunningHttps {
+async fn server(identity: &SelfSigned) -> RunningServer {
     let app = Router::new()
         .route("/", get(|| async { "hello" }))
         .layer(hsts());
@@ -34,7 +35,7 @@ async fn a_client_that_trusts_the_certificate_negotiates_tls13_and_h2() {
         &[b"h2", b"http/1.1"],
     )
     .unwrap();
-    let agreed = tls::handshake(server.addr, "localhost", config)
+    let agreed = tls::handshake(server.addr(), "localhost", config)
         .await
         .unwrap();
     assert_eq!(agreed.protocol, "TLSv1_3");
@@ -42,7 +43,7 @@ async fn a_client_that_trusts_the_certificate_negotiates_tls13_and_h2() {
     assert_eq!(agreed.alpn.as_deref(), Some("h2"));
 
     let tls12 = tls::client_config(Some(&identity.cert), &[&TLS12], &[]).unwrap();
-    let agreed = tls::handshake(server.addr, "localhost", tls12)
+    let agreed = tls::handshake(server.addr(), "localhost", tls12)
         .await
         .unwrap();
     assert_eq!(agreed.protocol, "TLSv1_2");
@@ -50,7 +51,8 @@ async fn a_client_that_trusts_the_certificate_negotiates_tls13_and_h2() {
         agreed.cipher_suite.contains("ECDHE"),
         "forward secrecy: {agreed:?}"
     );
-    server.stop().await.unwrap();
+    server.begin_shutdown();
+    server.stopped().await.unwrap();
 }
 
 #[tokio::test]
@@ -58,14 +60,14 @@ async fn a_client_without_the_certificate_or_for_another_name_is_refused() {
     let identity = SelfSigned::generate().unwrap();
     let server = server(&identity).await;
     let stranger = tls::client_config(None, &[&TLS13], &[]).unwrap();
-    let refused = tls::handshake(server.addr, "localhost", stranger)
+    let refused = tls::handshake(server.addr(), "localhost", stranger)
         .await
         .unwrap_err();
     assert!(matches!(refused, TlsError::Handshake(_)), "{refused}");
     assert!(refused.to_string().contains("UnknownIssuer"), "{refused}");
 
     let trusting = tls::client_config(Some(&identity.cert), &[&TLS13], &[]).unwrap();
-    let wrong_name = tls::handshake(server.addr, "shop.test", trusting)
+    let wrong_name = tls::handshake(server.addr(), "shop.test", trusting)
         .await
         .unwrap_err();
     assert!(
@@ -77,7 +79,7 @@ async fn a_client_without_the_certificate_or_for_another_name_is_refused() {
     let impostor = SelfSigned::generate().unwrap();
     let fooled = tls::client_config(Some(&impostor.cert), &[&TLS13], &[]).unwrap();
     assert!(
-        tls::handshake(server.addr, "localhost", fooled)
+        tls::handshake(server.addr(), "localhost", fooled)
             .await
             .is_err()
     );
@@ -88,7 +90,7 @@ async fn https_responses_carry_hsts() {
     let identity = SelfSigned::generate().unwrap();
     let server = server(&identity).await;
     let config = tls::client_config(Some(&identity.cert), &[&TLS13], &[b"http/1.1"]).unwrap();
-    let exchange = tls::https_get(server.addr, "localhost", config, "/")
+    let exchange = tls::https_get(server.addr(), "localhost", config, "/")
         .await
         .unwrap();
     assert_eq!(exchange.status_line, "HTTP/1.1 200 OK");

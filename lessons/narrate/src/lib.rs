@@ -6,8 +6,14 @@
 //! - [`duration`], [`thousands`], [`truncate`] and [`sparkline`] make numbers and text
 //!   human-sized.
 //!
+//! [`demo`] is how they run: the table of contents with `--list` and `--only`, Ctrl-C, the
+//! tracing set-up and the exit status, the same in every lesson.
+//!
 //! One crate, so the lessons cannot drift apart in how they look, and a learner who has read
-//! one demonstration can read them all. Only `std`: it adds nothing to a lesson's build.
+//! one demonstration can read them all. The printing is `std` only; `demo` uses clap, tokio,
+//! tokio-util and tracing-subscriber, which every lesson builds anyway.
+
+pub mod demo;
 
 use std::fmt::{self, Display};
 use std::time::Duration;

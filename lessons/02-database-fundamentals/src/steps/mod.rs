@@ -91,19 +91,33 @@ pub fn postgres_unavailable(settings: &Settings, error: &SetupError) {
     eprintln!("  status` shows what answers), then run `cargo run -p lesson-02` again.");
 }
 
-pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {
+/// The summary. `every_step` is false when `--only` picked some steps; `mongo` is `None` when
+/// step 8 did not run.
+pub fn outro(
+    settings: &Settings,
+    every_step: bool,
+    mongo: Option<&MongoOutcome>,
+    elapsed: Duration,
+) {
     println!();
     heading_line("Summary");
-    say(
-        "PostgreSQL: migrated, seeded, queried, explained, kept consistent and given deadlines (steps 1-7).",
-    );
+    if every_step {
+        say(
+            "PostgreSQL: migrated, seeded, queried, explained, kept consistent and given deadlines (steps 1-7).",
+        );
+    } else {
+        say(
+            "PostgreSQL: connected, migrated and seeded (steps 1-3), then the steps --only picked.",
+        );
+    }
     match mongo {
-        MongoOutcome::Done { reviews } => say(format_args!(
+        None => say("MongoDB: step 8 did not run."),
+        Some(MongoOutcome::Done { reviews }) => say(format_args!(
             "MongoDB: {} reviews stored, queried and summarised (step 8).",
             narrate::thousands(*reviews as i64)
         )),
-        MongoOutcome::Skipped => say("MongoDB: skipped (--skip-mongo)."),
-        MongoOutcome::Unreachable(_) => {
+        Some(MongoOutcome::Skipped) => say("MongoDB: skipped (--skip-mongo)."),
+        Some(MongoOutcome::Unreachable(_)) => {
             say("MongoDB: NOT RUN. Step 8 needs a MongoDB server and none answered; start one");
             say("with `cargo xtask services up` and run the demo again to see the reviews half.");
         }
@@ -114,7 +128,7 @@ pub fn outro(settings: &Settings, mongo: &MongoOutcome, elapsed: Duration) {
             "PostgreSQL: {}",
             postgres::demo_database_url(&settings.server)
         ));
-        if let MongoOutcome::Done { .. } = mongo {
+        if let Some(MongoOutcome::Done { .. }) = mongo {
             show(format_args!(
                 "MongoDB: database {DEMO_DATABASE}, collection {}",
                 shop_db::reviews::ReviewStore::COLLECTION

@@ -3,10 +3,10 @@
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shop_http::Problem;
 
 use super::{Demo, StepError, draft, expect};
 use crate::client::Exchange;
-use crate::problem::Problem;
 use crate::product::{Product, ProductDraft};
 use crate::store::Page;
 use narrate::{heading, say, show};

@@ -12,23 +12,26 @@ use std::time::Duration;
 
 use narrate::{duration, heading, say, show};
 use reqwest::StatusCode;
+use shop_http::{RunningServer, ServeError};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
 use crate::client::{ApiClient, ClientError, Exchange, Protocol};
+use crate::layer::RequestStats;
 use crate::product::{ProductDraft, eur};
-use crate::server::{self, RunningServer, ServerConfig, ServerError};
+use crate::server::{self, Served, ServerConfig, ServerError};
 
 pub use crud::{crud, errors, queries};
 pub use middleware::middleware;
 pub use protocols::{graceful_shutdown, protocols};
 pub use serve::serve;
 
-/// What every step needs: the running server and a client for it.
+/// What every step needs: the running server, its request counts and a client for it.
 #[derive(Debug)]
 pub struct Demo {
     pub server: RunningServer,
+    pub requests: RequestStats,
     pub client: ApiClient,
     pub config: ServerConfig,
 }
@@ -38,6 +41,8 @@ pub struct Demo {
 pub enum StepError {
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error("{method} {path} answered {got}, but the lesson expects {expected}")]
@@ -61,7 +66,8 @@ pub async fn start(config: ServerConfig, shutdown: CancellationToken) -> Result<
 
     heading(1, "Start the server");
     let addr = ([127, 0, 0, 1], 0).into();
-    let server = server::start(addr, config.clone(), AppState::default(), shutdown).await?;
+    let Served { server, requests } =
+        server::start(addr, config.clone(), AppState::default(), shutdown).await?;
     let client = ApiClient::new(server.base_url(), Protocol::Http1KeepAlive)?;
     show(format_args!(
         "listening on {} (port 0 asked the OS for any free port)",
@@ -74,8 +80,18 @@ pub async fn start(config: ServerConfig, shutdown: CancellationToken) -> Result<
         config.body_limit / 1024,
         duration(config.request_timeout)
     ));
+    let limits = config.limits;
+    say("Each connection is bounded too (shop-http's server, chapter 03 reads it):");
+    show(format_args!(
+        "request head within {}, idle close after {}, {} connections, {} per address",
+        duration(limits.header_read_timeout),
+        duration(limits.idle_timeout),
+        limits.max_connections,
+        limits.max_connections_per_ip
+    ));
     Ok(Demo {
         server,
+        requests,
         client,
         config,
     })

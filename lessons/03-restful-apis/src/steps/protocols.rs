@@ -55,9 +55,9 @@ pub async fn protocols(demo: &Demo) -> Result<(), StepError> {
     let mut table = Table::new(["client", "requests", "connections>", "answered over"]);
     for trial in trials {
         let client = ApiClient::new(demo.server.base_url(), trial.protocol)?;
-        let before = demo.server.connections_accepted();
+        let before = demo.server.stats().accepted;
         let versions = send_batch(&client, trial.at_once).await?;
-        let opened = demo.server.connections_accepted() - before;
+        let opened = demo.server.stats().accepted - before;
         let sent = if trial.at_once {
             "all at once"
         } else {
@@ -70,7 +70,7 @@ pub async fn protocols(demo: &Demo) -> Result<(), StepError> {
     say("(and with TLS, a TLS handshake) per request. But an HTTP/1.1 connection carries one");
     say("request at a time, so five at once need five connections. HTTP/2 interleaves all five");
     say("as streams of one connection. `h2c` is HTTP/2 without TLS; the client opens with the");
-    say("HTTP/2 preface (\"prior knowledge\"), and axum::serve recognises it on the same port.");
+    say("HTTP/2 preface (\"prior knowledge\"), and the server recognises it on the same port.");
     Ok(())
 }
 
@@ -107,13 +107,13 @@ pub async fn graceful_shutdown(demo: Demo) -> Result<(), StepError> {
     say("A request that takes 600 ms is running when shutdown begins.");
     let client = ApiClient::new(demo.server.base_url(), Protocol::Http1KeepAlive)?;
     let in_flight = tokio::spawn(async move { client.get("/slow?delay_ms=600").send().await });
-    demo.server.requests().wait_for_in_flight(1).await;
+    demo.requests.wait_for_in_flight(1).await;
 
     let began = Instant::now();
     demo.server.begin_shutdown();
     show(format_args!(
         "shutdown began with {} request(s) in flight",
-        demo.server.requests().in_flight()
+        demo.requests.in_flight()
     ));
     match refused_after_shutdown(demo.server.addr()).await {
         Some(after) => show(format_args!(
@@ -132,15 +132,20 @@ pub async fn graceful_shutdown(demo: Demo) -> Result<(), StepError> {
     ));
     show("told the client not to send another request on this connection");
 
-    let completed = demo.server.requests().completed();
+    let completed = demo.requests.completed();
+    let connections = demo.server.stats().accepted;
     demo.server.stopped().await?;
     show(format_args!(
-        "server stopped {} after shutdown began; {completed} requests served, none cut off",
+        "server stopped {} after shutdown began; {completed} requests served over \
+         {connections} connections, none cut off",
         duration(began.elapsed())
     ));
     say("Graceful shutdown is two halves, as in lesson 01: stop taking new work (close the");
     say("listener, close idle keep-alive connections), then let work in flight finish, with a");
-    say("deadline (here 5 s) after which the server stops waiting.");
+    say(format_args!(
+        "deadline (here {}) after which the server cuts off what still runs.",
+        duration(demo.config.limits.drain_timeout)
+    ));
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{StepError, draft};
 use crate::api::AppState;
-use crate::server::{self, ServerConfig};
+use crate::server::{self, Served, ServerConfig};
 
 /// Serves the API on `addr` with a few products until `shutdown` is cancelled (Ctrl-C).
 pub async fn serve(
@@ -17,7 +17,7 @@ pub async fn serve(
 ) -> Result<(), StepError> {
     let state = AppState::default();
     let seeded = seed(&state);
-    let server = server::start(addr, config, state, shutdown.clone()).await?;
+    let Served { server, requests } = server::start(addr, config, state, shutdown.clone()).await?;
     let base = server.base_url();
     println!("Lesson 03 · the product API is listening on {base}. Try:");
     println!();
@@ -45,7 +45,7 @@ pub async fn serve(
     );
 
     shutdown.cancelled().await;
-    let in_flight = server.requests().in_flight();
+    let in_flight = requests.in_flight();
     println!("Shutting down: waiting for {in_flight} request(s) in flight...");
     server.stopped().await?;
     println!("Stopped.");

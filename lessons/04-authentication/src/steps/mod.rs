@@ -14,6 +14,7 @@ use std::time::Duration;
 use narrate::{duration, heading, say, show};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use shop_http::RunningServer;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +26,7 @@ use crate::idp::{self, IdpConfig, IdpError, RunningIdp};
 use crate::oidc::OidcError;
 use crate::password::{Password, PasswordError};
 use crate::rbac::Role;
-use crate::server::{self, RunningServer, ServerError};
+use crate::server::{self, ServerError};
 use crate::tokens::TokenError;
 
 pub use access::{api_keys, authorization};
@@ -121,7 +122,7 @@ pub async fn start(config: AuthConfig, shutdown: CancellationToken) -> Result<De
 /// The last step: both servers stop gracefully.
 pub async fn shutdown(demo: Demo) -> Result<(), StepError> {
     heading(8, "Shut down");
-    demo.server.stop().await?;
+    server::stop(demo.server).await?;
     demo.idp.stop().await?;
     say("Both servers finished their requests and stopped. Nothing was written to disk:");
     say("the accounts, sessions and keys lived in memory (the capstone keeps them in PostgreSQL).");

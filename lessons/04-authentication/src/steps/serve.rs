@@ -52,7 +52,7 @@ pub async fn serve(
     println!("Ctrl-C stops the server gracefully.");
 
     shutdown.cancelled().await;
-    server.stop().await?;
+    server::stop(server).await?;
     println!("Stopped.");
     Ok(())
 }

@@ -40,7 +40,7 @@ pub enum StepError {
     #[error("an HTTP request failed")]
     Http(#[from] reqwest::Error),
     #[error("the API server failed")]
-    Server(#[from] std::io::Error),
+    Server(#[from] shop_http::ServeError),
     #[error("{request} answered {got}, but the lesson expects {expected}")]
     Unexpected {
         request: String,

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use narrate::{duration, heading, say, show};
+use shop_http::{RunningServer, ServeError};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::attack::AttackError;
 use crate::database::{self, DatabaseError, DatabaseName, DemoDatabase, ServerUrl};
-use crate::lab::{self, LabState, RunningServer};
+use crate::lab::{self, LabState};
 use crate::ratelimit::RateLimiter;
 use crate::ssrf::InternalServices;
 use crate::throttle::ThrottlePolicy;
@@ -59,6 +60,8 @@ pub struct Demo {
 pub enum StepError {
     #[error("a server of the lab could not start")]
     Io(#[from] std::io::Error),
+    #[error("a server of the lab failed")]
+    Serve(#[from] ServeError),
     #[error(transparent)]
     Http(#[from] reqwest::Error),
     #[error(transparent)]
@@ -144,7 +147,8 @@ pub fn postgres_missing(error: &DatabaseError, what: &str) {
 
 /// Stops the servers, and drops the demo database unless `keep`.
 pub async fn finish(demo: Demo, keep: bool) -> Result<(), StepError> {
-    demo.lab.stop().await?;
+    demo.lab.begin_shutdown();
+    demo.lab.stopped().await?;
     demo.shutdown.cancel();
     if let Some(db) = demo.db {
         let name = db.name().clone();

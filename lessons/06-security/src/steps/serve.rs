@@ -20,7 +20,7 @@ pub async fn serve(
     let state = LabState::new(db, services.fetchers()?, demo_throttle_policy());
     let limiter = RateLimiter::new(API_BURST, API_PER_SECOND, lab::loopback());
     let server = lab::serve_http(addr, lab::router(state, limiter), shutdown.clone()).await?;
-    let base = describe(server.addr);
+    let base = describe(server.addr());
     println!("Serving the lab on {base}. Ctrl-C stops it.");
     say("Open the two comment pages in a browser after posting a payload:");
     show(format_args!(
@@ -42,7 +42,8 @@ pub async fn serve(
         "for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}} ' {base}/api/orders; done"
     ));
     shutdown.cancelled().await;
-    server.stop().await?;
+    server.begin_shutdown();
+    server.stopped().await?;
     println!("Stopped.");
     Ok(())
 }

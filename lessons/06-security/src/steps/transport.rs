@@ -30,7 +30,10 @@ pub async fn tls(demo: &Demo) -> Result<(), StepError> {
         demo.shutdown.clone(),
     )
     .await?;
-    show(format_args!("axum-server speaks HTTPS on {}", server.addr));
+    show(format_args!(
+        "shop-http's server speaks HTTPS on {}",
+        server.addr()
+    ));
 
     say("A client that trusts exactly this certificate, offering h2 and http/1.1:");
     let trusting = tls::client_config(
@@ -38,7 +41,7 @@ pub async fn tls(demo: &Demo) -> Result<(), StepError> {
         &[&TLS13, &TLS12],
         &[b"h2", b"http/1.1"],
     )?;
-    let agreed = tls::handshake(server.addr, "localhost", trusting).await?;
+    let agreed = tls::handshake(server.addr(), "localhost", trusting).await?;
     show(format_args!(
         "{} · {} · ALPN {}",
         agreed.protocol,
@@ -51,7 +54,7 @@ pub async fn tls(demo: &Demo) -> Result<(), StepError> {
         &agreed.protocol,
     )?;
     let old = tls::client_config(Some(&identity.cert), &[&TLS12], &[b"http/1.1"])?;
-    let agreed12 = tls::handshake(server.addr, "localhost", old).await?;
+    let agreed12 = tls::handshake(server.addr(), "localhost", old).await?;
     show(format_args!(
         "a TLS 1.2-only client: {} · {} (ECDHE: forward secret)",
         agreed12.protocol, agreed12.cipher_suite
@@ -59,7 +62,7 @@ pub async fn tls(demo: &Demo) -> Result<(), StepError> {
 
     say("One request over it (HTTP/1.1 written by hand: our reqwest has no TLS on purpose):");
     let http1 = tls::client_config(Some(&identity.cert), &[&TLS13], &[b"http/1.1"])?;
-    let exchange = tls::https_get(server.addr, "localhost", http1.clone(), "/api/orders").await?;
+    let exchange = tls::https_get(server.addr(), "localhost", http1.clone(), "/api/orders").await?;
     show(format_args!("← {}", exchange.status_line));
     let hsts_value = exchange
         .header("strict-transport-security")
@@ -73,21 +76,22 @@ pub async fn tls(demo: &Demo) -> Result<(), StepError> {
 
     say("A client that does not know the certificate, and one that dialled another name:");
     let stranger = tls::client_config(None, &[&TLS13, &TLS12], &[b"http/1.1"])?;
-    let refused = tls::handshake(server.addr, "localhost", stranger).await;
+    let refused = tls::handshake(server.addr(), "localhost", stranger).await;
     show(format_args!("no trust:   {}", outcome(&refused)));
     expect(
         refused.is_err(),
         "an unknown certificate is refused",
         "it was accepted",
     )?;
-    let wrong_name = tls::handshake(server.addr, "shop.test", http1).await;
+    let wrong_name = tls::handshake(server.addr(), "shop.test", http1).await;
     show(format_args!("wrong name: {}", outcome(&wrong_name)));
     expect(
         wrong_name.is_err(),
         "a certificate for another name is refused",
         "it was accepted",
     )?;
-    server.stop().await?;
+    server.begin_shutdown();
+    server.stopped().await?;
     Ok(())
 }
 

@@ -7,10 +7,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::Router;
 use axum::extract::connect_info::MockConnectInfo;
-use lesson_06::lab::{self, LabState, RunningServer};
+use lesson_06::lab::{self, LabState};
 use lesson_06::ratelimit::RateLimiter;
 use lesson_06::ssrf::InternalServices;
 use lesson_06::throttle::ThrottlePolicy;
+use shop_http::RunningServer;
 use tokio_util::sync::CancellationToken;
 
 pub struct TestLab {
