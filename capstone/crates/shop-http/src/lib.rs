@@ -5,6 +5,7 @@
 //! | [`problem`] | lesson 03 | RFC 9457 problem details, field errors, the completing middleware |
 //! | [`serve`] | lessons 03 and 06 | the accept loop: TLS, connection limits and timeouts, graceful shutdown |
 //! | [`patch`] | lesson 05 | PATCH's three states: absent, `null`, a value |
+//! | [`rate_limit`] | lesson 06 | a token bucket, and one per client with bounded memory |
 //!
 //! Why a crate of its own: the capstone must not depend on a lesson (a lesson's crate carries
 //! its demonstration, narration and deliberately vulnerable code), and the lessons must not
@@ -13,8 +14,13 @@
 
 pub mod patch;
 pub mod problem;
+pub mod rate_limit;
 pub mod serve;
 
 pub use patch::Patch;
-pub use problem::{FieldError, FieldErrors, Location, PROBLEM_JSON, Problem, problem_details};
+pub use problem::{
+    ABOUT_BLANK, FieldError, FieldErrors, Location, PROBLEM_JSON, Problem, X_REQUEST_ID,
+    panic_response, problem_details,
+};
+pub use rate_limit::{RateLimiter, TokenBucket};
 pub use serve::{ConnectionStats, Limits, RunningServer, ServeError, Server};
