@@ -773,6 +773,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ci_installs_the_cargo_mutants_release_verify_is_tested_with() {
+        let script = std::fs::read_to_string(cargo::root().join(".ci/run")).unwrap();
+        assert!(
+            script.contains(&format!("MUTANTS_VERSION={MUTANTS_VERSION}\n")),
+            ".ci/run must install cargo-mutants {MUTANTS_VERSION}"
+        );
+    }
+
+    #[test]
     fn finds_todos_that_do_not_point_to_the_book() {
         let source = "\
 fn a() { todo!(\"see book chapter 01, Exercise\") }

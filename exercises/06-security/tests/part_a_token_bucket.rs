@@ -20,6 +20,11 @@ fn bucket(capacity: u32) -> (TokenBucket<ManualClock>, ManualClock) {
 #[test]
 fn a_new_bucket_is_full_and_hands_out_its_burst() {
     let (mut bucket, _clock) = bucket(3);
+    assert_eq!(
+        bucket.capacity(),
+        3,
+        "the capacity is the one it was made with"
+    );
     assert_eq!(bucket.available(), 3, "a new bucket is full");
     assert_eq!(bucket.try_acquire(2), Ok(1), "2 of 3 taken, 1 left");
     assert_eq!(bucket.try_acquire(1), Ok(0), "the last token can be taken");
