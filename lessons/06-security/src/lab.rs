@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::csrf::{self, Sessions};
 use crate::headers::{cors, with_security_headers};
-use crate::ratelimit::{RateLimiter, rate_limit};
+use crate::ratelimit::{RateLimitState, rate_limit};
 use crate::sqli;
 use crate::ssrf::{self, Fetchers};
 use crate::throttle::{self, DemoAccounts, LoginThrottle, SharedThrottle, ThrottlePolicy};
@@ -68,7 +68,7 @@ pub fn loopback() -> Vec<IpAddr> {
 
 // ANCHOR: router
 /// The whole lab. `limiter` guards the JSON API under `/api`.
-pub fn router(state: LabState, limiter: Arc<RateLimiter>) -> Router {
+pub fn router(state: LabState, limiter: RateLimitState) -> Router {
     let vulnerable = Router::new()
         .route("/products", get(sqli::search_vulnerable))
         .route(

@@ -20,7 +20,7 @@
 //! | [`tls`] | rcgen, rustls with an explicit provider, shop-http's server over TLS, a tokio-rustls client |
 //! | [`headers`] | CORS allow-list, security headers, HSTS |
 //! | [`client_ip`] | which address a limit is keyed on, and when to believe `X-Forwarded-For` |
-//! | [`ratelimit`] | token bucket, fixed and sliding windows, the 429 middleware |
+//! | [`ratelimit`] | fixed and sliding windows; the 429 middleware on shop-http's token bucket per client |
 //! | [`throttle`] | login throttling per account (backoff) and per address (sliding window) |
 //! | [`privacy`] | export, erasure with anonymisation, retention |
 //! | [`lab`] | the router that puts it all together |

@@ -1,75 +1,31 @@
 //! Rate limiting: a token bucket per client as axum middleware, and the window counters it is
 //! usually compared with.
 //!
-//! Every algorithm here takes the current time as an argument instead of reading a clock, so
+//! The bucket and the map of one bucket per client are shop-http's ([`shop_http::rate_limit`]),
+//! written once so that the capstone limits with the very same code. What is this lesson's: the
+//! window counters, which only this lesson teaches, and the middleware around the shared map:
+//! which address a request counts against ([`client_ip`], with trusted proxies), the
+//! `ratelimit-remaining` header, and the 429 with `Retry-After`.
+//!
+//! Every algorithm takes the current time as an argument instead of reading a clock, so
 //! the tests (`tests/limits.rs`) drive them through minutes of simulated traffic without one
 //! sleep. The middleware reads tokio's clock, which `#[tokio::test(start_paused = true)]`
 //! freezes and `tokio::time::advance` moves.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use shop_http::RateLimiter;
+use shop_http::rate_limit::retry_after_secs;
 use tokio::time::Instant;
 
 use crate::client_ip::client_ip;
 use crate::problem::refusal;
-
-// ANCHOR: token_bucket
-/// A token bucket: holds up to `capacity` tokens, gains `per_second` tokens a second, and each
-/// request takes one. A client that has been quiet can send a burst of `capacity` requests;
-/// after that it gets `per_second` a second, however hard it pushes.
-#[derive(Debug, Clone)]
-pub struct TokenBucket {
-    capacity: f64,
-    per_second: f64,
-    tokens: f64,
-    updated: Instant,
-}
-
-impl TokenBucket {
-    /// A full bucket.
-    pub fn new(capacity: u32, per_second: f64, now: Instant) -> Self {
-        TokenBucket {
-            capacity: f64::from(capacity),
-            per_second,
-            tokens: f64::from(capacity),
-            updated: now,
-        }
-    }
-
-    /// Takes a token if there is one and returns how many are left; otherwise returns how long
-    /// until the next token. Refilling happens here, lazily: a bucket nobody asks about costs
-    /// nothing, which is what makes one bucket per client affordable.
-    pub fn try_take(&mut self, now: Instant) -> Result<u32, Duration> {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        // `max`: a request that read the clock before another one took the lock must not move
-        // `updated` back, or the next request would be credited that stretch a second time.
-        self.updated = self.updated.max(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            // Whole tokens left: a fraction of a token is not a request anyone may send.
-            Ok(self.tokens as u32)
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - self.tokens) / self.per_second,
-            ))
-        }
-    }
-
-    /// True when the bucket would be full at `now`: forgetting it changes nothing.
-    pub fn is_full(&self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens + elapsed * self.per_second >= self.capacity
-    }
-}
-// ANCHOR_END: token_bucket
 
 /// A fixed-window counter: at most `limit` hits per window, windows aligned to `origin`.
 /// Simple and cheap, with one flaw: a client can spend one window's allowance at its very end
@@ -200,41 +156,22 @@ impl SlidingWindow {
     }
 }
 
-/// One token bucket per client address, shared by every request.
-#[derive(Debug)]
-pub struct RateLimiter {
-    pub capacity: u32,
-    pub per_second: f64,
-    /// Peers whose `X-Forwarded-For` is believed (see [`client_ip`]).
-    pub trusted_proxies: Vec<IpAddr>,
-    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+/// What the middleware needs: a token bucket per client address (shop-http's
+/// [`RateLimiter`]), and the peers whose `X-Forwarded-For` is believed (see [`client_ip`]).
+/// Cheap to clone, as axum does for every request: both fields are shared, not copied.
+#[derive(Debug, Clone)]
+pub struct RateLimitState {
+    pub limiter: RateLimiter,
+    pub trusted_proxies: Arc<[IpAddr]>,
 }
 
-/// The most clients remembered before full buckets are forgotten. Without a bound, an attacker
-/// with many addresses (IPv6 gives everyone billions) grows the map until the server dies.
-const MAX_TRACKED_CLIENTS: usize = 10_000;
-
-impl RateLimiter {
-    pub fn new(capacity: u32, per_second: f64, trusted_proxies: Vec<IpAddr>) -> Arc<Self> {
-        Arc::new(RateLimiter {
-            capacity,
-            per_second,
-            trusted_proxies,
-            buckets: Mutex::default(),
-        })
-    }
-
-    /// Takes a token from `client`'s bucket.
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<u32, Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&client) {
-            // A full bucket is what a client we have never seen gets: dropping it is free.
-            buckets.retain(|_, bucket| !bucket.is_full(now));
+impl RateLimitState {
+    /// Buckets of `capacity` tokens that gain `per_second` a second, one per client address.
+    pub fn new(capacity: u32, per_second: f64, trusted_proxies: Vec<IpAddr>) -> Self {
+        RateLimitState {
+            limiter: RateLimiter::new(capacity, per_second),
+            trusted_proxies: trusted_proxies.into(),
         }
-        buckets
-            .entry(client)
-            .or_insert_with(|| TokenBucket::new(self.capacity, self.per_second, now))
-            .try_take(now)
     }
 }
 
@@ -242,13 +179,13 @@ impl RateLimiter {
 /// The middleware: 429 Too Many Requests with `Retry-After` once the client's bucket is empty.
 /// `ratelimit-remaining` tells a well-behaved client how much room it has left.
 pub async fn rate_limit(
-    State(limiter): State<Arc<RateLimiter>>,
+    State(state): State<RateLimitState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    let client = client_ip(peer, request.headers(), &limiter.trusted_proxies);
-    match limiter.check(client, Instant::now()) {
+    let client = client_ip(peer, request.headers(), &state.trusted_proxies);
+    match state.limiter.check(&client, Instant::now()) {
         Ok(remaining) => {
             let mut response = next.run(request).await;
             response
@@ -261,13 +198,13 @@ pub async fn rate_limit(
 }
 // ANCHOR_END: middleware
 
-/// 429 with `Retry-After` in whole seconds, rounded up (a client that waits the rounded-down
-/// value would be refused again).
+/// 429 with `Retry-After` in whole seconds, rounded up by [`retry_after_secs`]: a client that
+/// waited the rounded-down value would be refused again.
 pub fn too_many_requests(wait: Duration, detail: &str) -> Response {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, detail).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs(wait)),
+    );
     response
 }

@@ -14,8 +14,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use lesson_06::lab::DEMO_PASSWORD;
-use lesson_06::ratelimit::{FixedWindow, SlidingWindow, TokenBucket};
+use lesson_06::ratelimit::{FixedWindow, SlidingWindow};
 use lesson_06::throttle::{LoginThrottle, Scope, ThrottlePolicy};
+use shop_http::TokenBucket;
 use tokio::time::Instant;
 use tower::ServiceExt;
 

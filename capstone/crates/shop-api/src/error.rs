@@ -4,31 +4,32 @@
 //! - [`ApiError`]: what can go wrong in a request, as an enum. Handlers return
 //!   `Result<_, ApiError>` and use `?`; the `From` impls decide which status a lower layer's
 //!   error deserves, in one place;
-//! - [`Problem`]: the wire format, `{"type", "title", "status", "detail", "instance"}`;
+//! - the capstone owns its problem *types* (the `tag:` URIs below), titles and details, not the
+//!   format: every error renders as [`shop_http::Problem`], the document lesson 03 teaches, so
+//!   the shop and the lessons speak one JSON shape. Invalid input lists each mistake in
+//!   `errors`, one [`FieldError`] per place: `{"pointer": "#/price/currency", "detail": "..."}`
+//!   for a member of the JSON body (an RFC 6901 JSON Pointer as a URI fragment, as in RFC 9457's
+//!   own example), `{"parameter": "limit", "detail": "..."}` for a query or path parameter;
 //! - a 5xx never shows its cause to the client (it may hold SQL, host names, file paths), and
-//!   is logged exactly once, here, with its whole cause chain;
-//! - [`problem_details`], a middleware that stamps `instance` with the request's path and turns
-//!   the bare error responses other layers produce (405 from the router, 413 from the body
-//!   limit, 503 from the timeout) into problem documents too, so a client handles one format.
+//!   is logged exactly once, here, with its whole cause chain.
+//!
+//! [`shop_http::problem_details`], in the router's middleware stack, fills in what only the
+//! request knows (`instance`, and `request_id` from the `x-request-id` header) and turns the
+//! bare error responses of other layers (405 from the router, 413 from the body limit, 503 from
+//! the timeout) into problem documents too, so a client handles one format.
 //!
 //! Unit tests at the bottom drive the rendering with `tower::ServiceExt::oneshot`.
 
-use std::borrow::Cow;
 use std::error::Error as StdError;
 
-use axum::body::Body;
-use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use shop_db::DbError;
 use shop_db::reviews::ReviewError;
+use shop_http::rate_limit::retry_after_secs;
+use shop_http::{FieldError, Problem};
 use thiserror::Error;
-
-/// The media type of an RFC 9457 problem document.
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A problem type is an identifier, not a link: clients compare it as a string to tell "no
 /// such product" from "no such route". These are `tag:` URIs (RFC 4151), which say plainly that
@@ -45,8 +46,6 @@ mod problem_type {
     pub const TOO_MANY_REQUESTS: &str = "tag:backend-rs,2026:shop/too-many-requests";
     pub const PAYLOAD_TOO_LARGE: &str = "tag:backend-rs,2026:shop/payload-too-large";
     pub const INTERNAL: &str = "tag:backend-rs,2026:shop/internal-error";
-    /// RFC 9457's "nothing more to say than the status code".
-    pub const BLANK: &str = "about:blank";
 }
 
 /// How long a client should wait before asking for reviews again after a 503.
@@ -97,7 +96,8 @@ pub enum ApiError {
     PayloadTooLarge,
 
     /// 400: query parameters that parsed as text but break a rule, every one named
-    /// ([`Problem::errors`]). 400 because the request line itself is wrong.
+    /// ([`FieldError::parameter`], listed in [`Problem::errors`]). 400 because the request line
+    /// itself is wrong.
     #[error("invalid query parameters")]
     InvalidQuery { errors: Vec<FieldError> },
 
@@ -106,8 +106,9 @@ pub enum ApiError {
     #[error("invalid path parameters")]
     InvalidPath { errors: Vec<FieldError> },
 
-    /// 422: a well-formed JSON body whose values break rules, every one named. A body that is
-    /// not JSON, or has the wrong shape, is a 400 from the `Json` extractor instead: 422 says
+    /// 422: a well-formed JSON body whose values break rules, every one pointed at
+    /// ([`FieldError::body`]: `#/price/currency`, `#/products/3/sku`). A body that is not JSON,
+    /// or has the wrong shape, is a 400 from the `Json` extractor instead: 422 says
     /// "understood, but I will not do this" (RFC 9110, section 15.5.21).
     #[error("invalid fields")]
     InvalidFields { errors: Vec<FieldError> },
@@ -213,9 +214,29 @@ impl ApiError {
                 "The review store is not answering. Products, prices and categories still work; \
                  try the reviews again shortly.",
             ),
-            ApiError::Internal(_) => Problem::internal(),
+            ApiError::Internal(_) => internal_problem(),
         }
     }
+}
+
+/// The document every [`ApiError::Internal`] gets, whatever happened: the request id is all the
+/// client needs to quote, and all that is safe to show.
+fn internal_problem() -> Problem {
+    Problem::new(
+        problem_type::INTERNAL,
+        "Internal server error",
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .with_detail(
+        "The server could not complete the request. If it keeps happening, report it with \
+         the response's x-request-id header.",
+    )
+}
+
+/// The response for a handler that panicked (the router's `CatchPanicLayer`): the panic goes to
+/// the log, and the client gets the same 500 as for any other internal error.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    shop_http::problem::panic_response_with(panic, internal_problem())
 }
 
 // ANCHOR: into_response
@@ -272,22 +293,25 @@ impl From<DbError> for ApiError {
                      with it puts the product back on sale)."
                 ),
             },
+            // Only an import has several SKUs, in its `products` array; the import handler
+            // names the items itself before the repository is asked.
             DbError::DuplicateSku(sku) => ApiError::InvalidFields {
-                errors: vec![FieldError::new(
-                    "sku",
-                    format!("{sku} appears more than once"),
+                errors: vec![FieldError::body(
+                    "products",
+                    format!("the SKU {sku} appears more than once"),
                 )],
             },
+            // A single product's `category`; the import handler names its items itself.
             DbError::UnknownCategories(slugs) => ApiError::InvalidFields {
                 errors: slugs
                     .into_iter()
                     .map(|slug| {
-                        FieldError::new("category", format!("no category has the slug `{slug}`"))
+                        FieldError::body("category", format!("no category has the slug `{slug}`"))
                     })
                     .collect(),
             },
             DbError::Attributes(error) => ApiError::InvalidFields {
-                errors: vec![FieldError::new("attributes", error.to_string())],
+                errors: vec![FieldError::body("attributes", error.to_string())],
             },
             // Bad rows and a failing database are the server's problem, not the client's.
             error @ (DbError::InvalidRow { .. } | DbError::Sqlx(_)) => {
@@ -339,12 +363,6 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// Whole seconds for `Retry-After`, rounded up: "0" would invite an immediate retry.
-fn retry_after_secs(wait: std::time::Duration) -> u64 {
-    // Rounded up, and never 0: a bucket a hair short of one token computes a wait that rounds
-    // to nothing, and `Retry-After: 0` would invite the client to hammer straight back.
-    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-}
-
 fn rejection_to_error(status: StatusCode, text: String) -> ApiError {
     if status.is_server_error() {
         // E.g. a handler asking for a path parameter its route does not have: our bug.
@@ -354,216 +372,6 @@ fn rejection_to_error(status: StatusCode, text: String) -> ApiError {
     }
 }
 // ANCHOR_END: rejections
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    /// Identifies the kind of problem; clients branch on this, not on `title`.
-    #[serde(rename = "type")]
-    pub problem_type: Cow<'static, str>,
-    /// A short summary of the kind of problem: the same for every occurrence.
-    pub title: Cow<'static, str>,
-    /// The HTTP status code, repeated for clients that only keep the body.
-    pub status: u16,
-    /// What went wrong this time, for a human.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Which request it happened to: its path, filled in by [`problem_details`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
-    /// For validation problems, every broken rule by field (an RFC 9457 extension member), so
-    /// a form can mark all its wrong fields after one round trip. Absent when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-}
-
-// ANCHOR: field_error
-/// One invalid input: which field (a query parameter, or a path into the JSON body such as
-/// `products[3].price.currency`), and what is wrong with it, for a human.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl ToString) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.to_string(),
-        }
-    }
-
-    /// "3 fields are invalid: name, price, sku." for the problem's `detail`.
-    fn summary(errors: &[FieldError]) -> String {
-        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        fields.dedup();
-        match fields.as_slice() {
-            [one] => format!("The field `{one}` is invalid; see `errors`."),
-            many => format!(
-                "{} fields are invalid: {}; see `errors`.",
-                many.len(),
-                many.join(", ")
-            ),
-        }
-    }
-}
-
-/// Collects every [`FieldError`] of one input, so that validation reports all of them at
-/// once instead of stopping at the first.
-#[derive(Debug, Default)]
-pub struct FieldErrors(Vec<FieldError>);
-
-impl FieldErrors {
-    /// The value of `result`, or `None` after recording its error against `field`.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: impl Into<String>,
-        result: Result<T, E>,
-    ) -> Option<T> {
-        result.map_err(|error| self.push(field, error)).ok()
-    }
-
-    pub fn push(&mut self, field: impl Into<String>, message: impl ToString) {
-        self.0.push(FieldError::new(field, message));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn into_vec(self) -> Vec<FieldError> {
-        self.0
-    }
-}
-// ANCHOR_END: field_error
-
-impl Problem {
-    pub fn new(problem_type: &'static str, title: &'static str, status: StatusCode) -> Problem {
-        Problem {
-            problem_type: Cow::Borrowed(problem_type),
-            title: Cow::Borrowed(title),
-            status: status.as_u16(),
-            detail: None,
-            instance: None,
-            errors: Vec::new(),
-        }
-    }
-
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Problem {
-        self.detail = Some(detail.into());
-        self
-    }
-
-    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
-        self.errors = errors;
-        self
-    }
-
-    /// The one document every 500 gets, whatever happened.
-    pub fn internal() -> Problem {
-        Problem::new(
-            problem_type::INTERNAL,
-            "Internal server error",
-            StatusCode::INTERNAL_SERVER_ERROR,
-        )
-        .with_detail(
-            "The server could not complete the request. If it keeps happening, report it with \
-             the response's x-request-id header.",
-        )
-    }
-
-    /// A problem that says no more than its status code (`about:blank`, titled with the
-    /// status's reason phrase, as RFC 9457 asks).
-    pub fn from_status(status: StatusCode) -> Problem {
-        Problem::new(
-            problem_type::BLANK,
-            status.canonical_reason().unwrap_or("Error"),
-            status,
-        )
-    }
-
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let body = match serde_json::to_vec(&self) {
-            Ok(body) => body,
-            // Strings and a number always serialize; this arm only satisfies the type checker.
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        };
-        let mut response = (
-            self.status_code(),
-            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
-            body,
-        )
-            .into_response();
-        // Kept beside the body so `problem_details` can add `instance` without parsing JSON.
-        response.extensions_mut().insert(self);
-        response
-    }
-}
-
-// ANCHOR: problem_details
-/// Middleware: every 4xx/5xx leaves as a problem document whose `instance` is the request path.
-///
-/// Handlers cannot fill `instance` themselves (an error value does not know which request it
-/// belongs to), and layers such as the router's 405 or the timeout's 503 answer with an empty
-/// body. Error responses that already carry a body of their own type (like `/readyz`'s JSON
-/// report) are left alone.
-pub async fn problem_details(request: Request, next: Next) -> Response {
-    let instance = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let problem = match response.extensions().get::<Problem>() {
-        Some(problem) => problem.clone(),
-        None if has_own_body(&response) => return response,
-        None => Problem::from_status(status),
-    };
-    let problem = Problem {
-        instance: Some(instance),
-        ..problem
-    };
-    // Keep the status and headers (`Allow` on a 405, `Retry-After`, ...); replace the body.
-    let (mut parts, _) = response.into_parts();
-    let rendered = problem.into_response();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    let (rendered_parts, body) = rendered.into_parts();
-    parts.extensions.extend(rendered_parts.extensions);
-    Response::from_parts(parts, body)
-}
-// ANCHOR_END: problem_details
-
-/// Does this error response carry a document of its own? Plain text (what tower-http's body
-/// limit sends) and no content type at all (an empty body) do not count.
-fn has_own_body(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| !value.starts_with("text/plain"))
-}
-
-/// The response for a handler that panicked (see `CatchPanicLayer` in the router): the panic
-/// message goes to the log, the client gets the same 500 as for any other internal error.
-pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned());
-    tracing::error!(panic = %message, "handler panicked");
-    Problem::internal().into_response()
-}
 
 /// Displays an error and all of its sources: `internal error: database error: connection
 /// refused`. `{}` on the error alone would print only the first link.
@@ -583,22 +391,27 @@ impl std::fmt::Display for CauseChain<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use axum::Router;
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::http::HeaderMap;
     use axum::routing::get;
-    use serde_json::Value;
+    use serde_json::{Value, json};
+    use shop_http::{PROBLEM_JSON, problem_details};
     use tower::ServiceExt;
 
     use super::*;
+    use crate::extract::Path;
 
     #[test]
     fn retry_after_is_whole_seconds_rounded_up_and_never_zero() {
-        use std::time::Duration;
         assert_eq!(retry_after_secs(Duration::from_nanos(1)), 1);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(2_001)), 3);
         assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
     }
-    use crate::extract::Path;
 
     /// A tiny router with one route per kind of error, behind the problem middleware.
     fn app() -> Router {
@@ -615,24 +428,40 @@ mod tests {
                 }),
             )
             .route(
+                "/busy",
+                get(|| async {
+                    Err::<(), _>(ApiError::TooManyRequests {
+                        retry_after: Duration::from_millis(1_500),
+                    })
+                }),
+            )
+            .route(
                 "/ids/{id}",
                 get(|Path(id): Path<shop_domain::ProductId>| async move { id.to_string() }),
             )
             .layer(axum::middleware::from_fn(problem_details))
     }
 
-    async fn call(uri: &str) -> (StatusCode, Option<String>, Value) {
-        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
-        let response = app().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+    async fn call_full(uri: &str, request_id: Option<&str>) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().uri(uri);
+        if let Some(id) = request_id {
+            request = request.header("x-request-id", id);
+        }
+        let response = app()
+            .oneshot(request.body(Body::empty()).unwrap())
             .await
             .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    async fn call(uri: &str) -> (StatusCode, Option<String>, Value) {
+        let (status, headers, json) = call_full(uri, None).await;
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned());
         (status, content_type, json)
     }
 
@@ -649,10 +478,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_panic_is_answered_like_any_other_internal_error() {
+        let response = panic_response(Box::new("secret at db.internal"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["type"], problem_type::INTERNAL);
+        assert!(!body.to_string().contains("db.internal"), "{body}");
+    }
+
+    #[tokio::test]
     async fn a_500_does_not_leak_its_cause() {
         let (status, _, body) = call("/boom").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["type"], problem_type::INTERNAL);
+        assert!(
+            body["detail"].as_str().unwrap().contains("x-request-id"),
+            "{body}"
+        );
         let text = body.to_string();
         assert!(
             !text.contains("hunter2") && !text.contains("db.internal"),
@@ -682,6 +527,49 @@ mod tests {
         assert_eq!(body["type"], "about:blank");
         assert_eq!(body["title"], "Not Found");
         assert_eq!(body["instance"], "/nowhere");
+    }
+
+    #[tokio::test]
+    async fn the_middleware_keeps_the_errors_headers_and_adds_the_request_id() {
+        let (status, headers, body) = call_full("/busy", Some("req-7")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+        assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(body["type"], problem_type::TOO_MANY_REQUESTS);
+        assert_eq!(body["instance"], "/busy");
+        assert_eq!(body["request_id"], "req-7");
+    }
+
+    #[test]
+    fn body_members_are_pointers_and_parameters_are_named() {
+        let fields = ApiError::InvalidFields {
+            errors: vec![
+                FieldError::body("price/currency", "unknown currency"),
+                FieldError::body_segments(&["products", "3", "sku"], "is required"),
+            ],
+        };
+        assert_eq!(
+            serde_json::to_value(fields.problem()).unwrap(),
+            json!({
+                "type": problem_type::VALIDATION,
+                "title": "Invalid fields",
+                "status": 422,
+                "detail": "2 inputs are invalid: price/currency, products/3/sku; see `errors`",
+                "errors": [
+                    { "pointer": "#/price/currency", "detail": "unknown currency" },
+                    { "pointer": "#/products/3/sku", "detail": "is required" },
+                ],
+            })
+        );
+        let query = ApiError::InvalidQuery {
+            errors: vec![FieldError::parameter("limit", "at most 100")],
+        };
+        let query = serde_json::to_value(query.problem()).unwrap();
+        assert_eq!(query["status"], 400);
+        assert_eq!(
+            query["errors"],
+            json!([{ "parameter": "limit", "detail": "at most 100" }])
+        );
     }
 
     #[test]

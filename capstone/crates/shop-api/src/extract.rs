@@ -13,8 +13,9 @@
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use shop_http::{FieldError, FieldErrors};
 
-use crate::error::{ApiError, FieldError, FieldErrors};
+use crate::error::ApiError;
 
 // ANCHOR: sql_text
 /// Checks that `value` fits in a PostgreSQL `text` value. A Rust `String` is always valid
@@ -29,11 +30,12 @@ pub fn sql_text(value: &str) -> Result<&str, &'static str> {
     }
 }
 
-/// Every `(name, value)` pair whose value fails [`sql_text`], as field errors naming it.
+/// Every `(name, value)` pair whose value fails [`sql_text`], as errors naming the (query or
+/// path) parameter.
 fn unstorable<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<FieldError> {
-    let mut errors = FieldErrors::default();
+    let mut errors = FieldErrors::new();
     for (name, value) in params {
-        errors.check(name, sql_text(value));
+        errors.check_parameter(name, sql_text(value));
     }
     errors.into_vec()
 }
@@ -114,7 +116,13 @@ mod tests {
             Ok("ünïcödé, emoji 🦀, \u{1} and \u{7f}")
         );
         let errors = unstorable([("slug", "ok"), ("q", "\0"), ("brand", "x\0")]);
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["q", "brand"]);
+        let nul = "must not contain a NUL character (%00)";
+        assert_eq!(
+            errors,
+            [
+                FieldError::parameter("q", nul),
+                FieldError::parameter("brand", nul)
+            ]
+        );
     }
 }

@@ -3,23 +3,26 @@
 //! ```console
 //! cargo xtask services up                    # PostgreSQL (and MongoDB, for reviews)
 //! cargo run -p shop-api -- --migrate --seed  # create + migrate + fill the database, serve
-//! cargo run -p shop-api -- --help            # every flag; SHOP_* variables in the README
+//! cargo run -p shop-api -- --help            # every flag; the settings: shop.example.toml
 //! ```
 //!
-//! Start-up reads like the list of what must be true before the first request is served.
+//! `main` is the command line plus two calls: [`Application::build`], which does everything
+//! that must be true before the first request (and is what the tests build through too), and
+//! `run_until_stopped`.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use shop_api::{AppState, Config, db, router, serve, shutdown_signal};
-use tokio::net::TcpListener;
+use shop_api::config::TlsSetting;
+use shop_api::{Application, Config, StartOptions, shutdown_signal};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-/// The shop's HTTP API: catalog, health checks, reviews.
+/// The shop's HTTP API: catalog and search, reviews, accounts and API keys.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -37,7 +40,7 @@ struct Cli {
     #[arg(long)]
     seed: bool,
     /// Serve HTTPS with a certificate for localhost generated at start (for trying TLS on a
-    /// laptop; set SHOP_TLS_CERT and SHOP_TLS_KEY for a real certificate).
+    /// laptop; `[security.tls]` in the configuration names a real certificate).
     #[arg(long)]
     tls_self_signed: bool,
 }
@@ -55,63 +58,36 @@ async fn main() -> ExitCode {
     }
 }
 
+// ANCHOR: run
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
     if cli.tls_self_signed {
-        config.security.tls = shop_api::config::TlsSetting::SelfSigned;
+        config.security.tls = TlsSetting::SelfSigned;
     }
-    // Before the database: a missing certificate file should fail the start at once.
-    let tls = shop_api::security::tls::load(&config.security.tls)
-        .context("cannot set up TLS")?
-        .map(|pair| shop_api::security::tls::server_config(&pair))
-        .transpose()
-        .context("cannot set up TLS")?;
-
-    let pool = db::connect(&config, cli.migrate).await?;
-    if cli.migrate {
-        db::migrate(&pool).await?;
-    } else {
-        db::check_migrations(&pool).await?;
-    }
-    if cli.seed {
-        shop_api::seed::seed_demo(&pool).await?;
-    }
-
-    let (listen, grace) = (config.listen, config.shutdown_grace);
-    let state = AppState::new(pool, config).await?;
-    shop_api::seed::prepare_reviews(state.reviews.clone(), cli.seed);
-
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
+    let options = StartOptions {
+        migrate: cli.migrate,
+        seed: cli.seed,
+    };
+    let app = Application::build(config, options).await?;
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let app = router(state);
-    match tls {
-        Some(tls) => {
-            shop_api::security::tls::serve_tls(listener, app, tls, shutdown, grace).await?;
-        }
-        None => serve(listener, app, shutdown, grace).await?,
-    }
+    let signal = shutdown_signal().context("cannot listen for shutdown signals")?;
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        signal.await;
+        on_signal.cancel();
+    });
+    tracing::info!("listening on {}", app.local_addr());
+    app.run_until_stopped(shutdown).await?;
     Ok(())
 }
+// ANCHOR_END: run
 
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    if let Err(error) = shutdown_signal().await {
-        // Without a signal handler, Ctrl-C still ends the process, just without draining.
-        tracing::error!(%error, "cannot listen for shutdown signals");
-        return;
-    }
-    shutdown.cancel();
-}
-
-/// Human-readable logs on stderr; `RUST_LOG` overrides the default filter, e.g.
+/// Human-readable logs on stderr, coloured only on a terminal (a file or a pipe gets plain
+/// text); `RUST_LOG` overrides the default filter, e.g.
 /// `RUST_LOG=shop_api=debug,shop_db=debug,tower_http=debug`.
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env()
@@ -119,5 +95,6 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -14,8 +14,10 @@ use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
 use sqlx::PgPool;
 
 use crate::auth::tokens::random_secret;
-use crate::auth::{Accounts, TokenKeys};
+use crate::auth::{Accounts, Mailer, TokenKeys};
 use crate::config::Config;
+use crate::security::LoginThrottle;
+use crate::security::throttle::{Clock, ThrottlePolicy};
 
 // ANCHOR: app_state
 /// Shared by all handlers through axum's `State` extractor.
@@ -41,15 +43,21 @@ pub struct AppState {
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("invalid MongoDB settings (SHOP_MONGODB_URL)")]
+    #[error("invalid MongoDB settings (mongodb_url)")]
     Mongo(#[source] mongodb::error::Error),
-    #[error("invalid password hashing settings (SHOP_PASSWORD_HASH_*)")]
+    #[error("invalid password hashing settings ([accounts] password_hash_*)")]
     PasswordHashing(#[source] crate::auth::password::HashError),
 }
 
 impl AppState {
-    /// The state over an open PostgreSQL pool. Nothing here waits for MongoDB.
-    pub async fn new(pool: PgPool, config: Config) -> Result<AppState, StateError> {
+    /// The state over an open PostgreSQL pool, with mail sent through `mailer` and the login
+    /// throttle on `clock`. Nothing here waits for MongoDB.
+    pub async fn new(
+        pool: PgPool,
+        config: Config,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, StateError> {
         // Parsing a `mongodb://` URL resolves nothing and connects nowhere (a `mongodb+srv://`
         // URL would need DNS, which this workspace's driver build leaves out).
         let mut options = ClientOptions::parse(config.mongodb_url.expose_secret())
@@ -76,8 +84,10 @@ impl AppState {
             random_secret()
         });
         let tokens = TokenKeys::new(&secret, config.access_token_ttl);
-        let accounts = Accounts::new(pool.clone(), &config, tokens.clone())
+        let mut accounts = Accounts::new(pool.clone(), &config, tokens.clone())
             .map_err(StateError::PasswordHashing)?;
+        accounts.mailer = mailer;
+        accounts.throttle = LoginThrottle::new(ThrottlePolicy::from(&config.security), clock);
         Ok(AppState {
             tokens,
             accounts,

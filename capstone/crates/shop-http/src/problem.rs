@@ -323,13 +323,25 @@ fn has_own_document(headers: &HeaderMap) -> bool {
 /// The response for a handler that panicked (give it to tower-http's `CatchPanicLayer`): the
 /// panic message goes to the log, the client gets a 500 that says nothing about it.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    panic_response_with(
+        panic,
+        Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+}
+
+/// [`panic_response`] answering with a service's own 500 document, so that a panic and any
+/// other internal error look the same to a client.
+pub fn panic_response_with(
+    panic: Box<dyn std::any::Any + Send + 'static>,
+    problem: Problem,
+) -> Response<Body> {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string panic payload".to_owned());
     tracing::error!(panic = %message, "handler panicked");
-    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+    problem.into_response()
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use narrate::{Table, heading, say, show};
 use reqwest::StatusCode;
+use shop_http::TokenBucket;
 use tokio::time::Instant;
 
 use super::{API_BURST, API_PER_SECOND, Demo, StepError, demo_throttle_policy, expect};
 use crate::client_ip::X_FORWARDED_FOR;
 use crate::lab::DEMO_PASSWORD;
-use crate::ratelimit::{FixedWindow, SlidingWindow, TokenBucket};
+use crate::ratelimit::{FixedWindow, SlidingWindow};
 
 pub async fn rate_limits(demo: &Demo) -> Result<(), StepError> {
     heading(5, "Rate limiting: a token bucket per client");

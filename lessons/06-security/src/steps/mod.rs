@@ -9,7 +9,6 @@ mod serve;
 mod transport;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use narrate::{duration, heading, say, show};
@@ -20,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::attack::AttackError;
 use crate::database::{self, DatabaseError, DatabaseName, DemoDatabase, ServerUrl};
 use crate::lab::{self, LabState};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::RateLimitState;
 use crate::ssrf::InternalServices;
 use crate::throttle::ThrottlePolicy;
 use crate::tls::TlsError;
@@ -49,7 +48,7 @@ pub fn demo_throttle_policy() -> ThrottlePolicy {
 pub struct Demo {
     pub lab: RunningServer,
     pub state: LabState,
-    pub limiter: Arc<RateLimiter>,
+    pub limiter: RateLimitState,
     pub services: InternalServices,
     pub db: Option<DemoDatabase>,
     pub shutdown: CancellationToken,
@@ -122,7 +121,7 @@ pub async fn start(
         services.fetchers()?,
         demo_throttle_policy(),
     );
-    let limiter = RateLimiter::new(API_BURST, API_PER_SECOND, lab::loopback());
+    let limiter = RateLimitState::new(API_BURST, API_PER_SECOND, lab::loopback());
     let app = lab::router(state.clone(), limiter.clone());
     let lab = lab::serve_http((Ipv4Addr::LOCALHOST, 0).into(), app, shutdown.clone()).await?;
     show(format_args!(

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{API_BURST, API_PER_SECOND, StepError, demo_throttle_policy, describe};
 use crate::lab::{self, LabState};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::RateLimitState;
 use crate::ssrf::InternalServices;
 
 /// Serves the lab on `addr` (without PostgreSQL unless `db` is given) until `shutdown`.
@@ -18,7 +18,7 @@ pub async fn serve(
 ) -> Result<(), StepError> {
     let services = InternalServices::start(shutdown.clone()).await?;
     let state = LabState::new(db, services.fetchers()?, demo_throttle_policy());
-    let limiter = RateLimiter::new(API_BURST, API_PER_SECOND, lab::loopback());
+    let limiter = RateLimitState::new(API_BURST, API_PER_SECOND, lab::loopback());
     let server = lab::serve_http(addr, lab::router(state, limiter), shutdown.clone()).await?;
     let base = describe(server.addr());
     println!("Serving the lab on {base}. Ctrl-C stops it.");

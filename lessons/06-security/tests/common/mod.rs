@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use axum::Router;
 use axum::extract::connect_info::MockConnectInfo;
 use lesson_06::lab::{self, LabState};
-use lesson_06::ratelimit::RateLimiter;
+use lesson_06::ratelimit::RateLimitState;
 use lesson_06::ssrf::InternalServices;
 use lesson_06::throttle::ThrottlePolicy;
 use shop_http::RunningServer;
@@ -33,7 +33,7 @@ impl TestLab {
             services.fetchers().expect("the fetchers build"),
             ThrottlePolicy::default(),
         );
-        let limiter = RateLimiter::new(100, 100.0, lab::loopback());
+        let limiter = RateLimitState::new(100, 100.0, lab::loopback());
         let app = lab::router(state.clone(), limiter);
         let server = lab::serve_http((Ipv4Addr::LOCALHOST, 0).into(), app, shutdown.clone())
             .await
@@ -68,7 +68,7 @@ pub async fn router(limiter_burst: u32, policy: ThrottlePolicy, peer: SocketAddr
         services.fetchers().expect("the fetchers build"),
         policy,
     );
-    let limiter = RateLimiter::new(limiter_burst, 1.0, lab::loopback());
+    let limiter = RateLimitState::new(limiter_burst, 1.0, lab::loopback());
     // The stand-ins are not used by these tests; leaving them to the runtime's end is fine.
     lab::router(state, limiter).layer(MockConnectInfo(peer))
 }

@@ -29,6 +29,7 @@ use shop_db::{
     Scope, SessionLifetimes, SessionRepo, User, UserRepo,
 };
 use shop_domain::{Email, Role, UserId};
+use shop_http::{FieldError, FieldErrors};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,7 +40,6 @@ use super::registration::{self, SignUp, ValidSignUp};
 use super::secret;
 use super::tokens::{TokenError, TokenKeys};
 use crate::config::Config;
-use crate::error::{FieldError, FieldErrors};
 use crate::security::LoginThrottle;
 use crate::security::throttle::{SystemClock, ThrottlePolicy};
 
@@ -58,7 +58,7 @@ pub enum AccountError {
     InvalidVerificationToken,
     #[error("too many failed attempts")]
     Throttled { retry_after: Duration },
-    /// Fields of the request that break a rule, every one named: a 422.
+    /// Members of the request body that break a rule, every one pointed at: a 422.
     #[error("invalid fields")]
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
@@ -145,7 +145,7 @@ impl Accounts {
             // Said once, in the log, so whoever deploys this sees it; the mails themselves go
             // to stdout only, never through tracing.
             tracing::warn!(
-                "SHOP_MAIL_ECHO is on: outgoing mail, verification tokens included, is printed \
+                "SHOP_ACCOUNTS__MAIL_ECHO is on: outgoing mail, verification tokens included, is printed \
                  to stdout; turn it off wherever stdout is collected"
             );
         }
@@ -456,7 +456,9 @@ impl Accounts {
                 profile.display_name.as_str(),
             ],
         )
-        .map_err(|weak| AccountError::InvalidFields(vec![FieldError::new("new_password", weak)]))?;
+        .map_err(|weak| {
+            AccountError::InvalidFields(vec![FieldError::body("new_password", weak.to_string())])
+        })?;
         let hash = self.passwords.hash(new).await?;
         self.users.change_password(user, &hash, keep).await?;
         Ok(())
@@ -474,7 +476,7 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<User, AccountError> {
         let profile = self.profile(user).await?;
-        let mut errors = FieldErrors::default();
+        let mut errors = FieldErrors::new();
         let display_name = edit
             .display_name
             .and_then(|name| errors.check("display_name", DisplayName::parse(&name)));
@@ -485,10 +487,10 @@ impl Accounts {
             .as_ref()
             .is_some_and(|email| email.normalized() != profile.email.normalized());
         if new_address && edit.current_password.is_none() {
-            errors.push(
+            errors.push(FieldError::body(
                 "current_password",
                 "is required to change the email address",
-            );
+            ));
         }
         if !errors.is_empty() {
             return Err(AccountError::InvalidFields(errors.into_vec()));
@@ -527,21 +529,21 @@ impl Accounts {
                 "Verify your email address before creating API keys.",
             ));
         }
-        let mut errors = FieldErrors::default();
+        let mut errors = FieldErrors::new();
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            errors.push(
+            errors.push(FieldError::body(
                 "name",
                 "must be 1 to 100 characters without control characters",
-            );
+            ));
         }
         if scopes.is_empty() {
-            errors.push("scopes", "must name at least one scope");
+            errors.push(FieldError::body("scopes", "must name at least one scope"));
         }
         let mut scopes: Vec<Scope> = scopes
             .iter()
             .enumerate()
-            .filter_map(|(n, scope)| errors.check(format!("scopes[{n}]"), scope.parse::<Scope>()))
+            .filter_map(|(n, scope)| errors.check(&format!("scopes/{n}"), scope.parse::<Scope>()))
             .collect();
         if !errors.is_empty() {
             return Err(AccountError::InvalidFields(errors.into_vec()));

@@ -2,7 +2,7 @@
 //! *how* (book chapter 04; lesson 10's notifications bring real delivery).
 //!
 //! Until then, the [`Outbox`] keeps the last mails in memory (the tests read verification
-//! tokens from it, as a user would read their inbox) and, with `SHOP_MAIL_ECHO` on, prints
+//! tokens from it, as a user would read their inbox) and, with `SHOP_ACCOUNTS__MAIL_ECHO` on, prints
 //! each to stdout: that is how a developer running the service by hand receives a token.
 //! Printing is delivery here, not logging: the log (stderr, and wherever it is shipped) never
 //! sees a token, and the body is a [`SecretString`] so no `Debug` print shows it either.

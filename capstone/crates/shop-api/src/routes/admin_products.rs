@@ -6,9 +6,11 @@
 //! What this module shows:
 //! - DTOs apart from domain types: the bodies here are what clients send, every field
 //!   optional and loosely typed, so that `TryFrom` can report *all* the invalid fields in one
-//!   422 (`errors: [{field, message}]`) instead of serde's first complaint;
-//! - PATCH with three states per field ([`Patch`]): absent (leave it), `null` (clear it, where
-//!   that means something), a value (set it); `attributes` follows JSON Merge Patch (RFC 7396);
+//!   422 (`errors: [{"pointer": "#/price/currency", "detail": "..."}]`) instead of serde's
+//!   first complaint;
+//! - PATCH with three states per field (shop-http's [`Patch`], taught in chapter 05): absent
+//!   (leave it), `null` (clear it, where that means something), a value (set it);
+//!   `attributes` follows JSON Merge Patch (RFC 7396);
 //! - `201 Created` with a `Location` header, `204 No Content` for an archive.
 //!
 //! ```console
@@ -21,23 +23,25 @@
 //! Tests: `tests/api/admin_products.rs`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{patch, post};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use shop_db::DbError;
 use shop_db::catalog::{
     AttributeName, AttributeValue, Attributes, AttributesChange, CategorySlug, Description,
     ImportReport, NewProduct, ProductChanges, ProductName,
 };
 use shop_domain::{Currency, Money, ProductId, Sku};
+use shop_http::{FieldError, FieldErrors, Patch};
 
 use super::catalog::ProductBody;
 use crate::auth::{RequirePermission, perm};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 
@@ -85,24 +89,9 @@ pub struct NewProductBody {
 // ANCHOR_END: dto
 
 // ANCHOR: patch
-/// One field of a PATCH body. JSON has three states where `Option` has two: the member is
-/// absent, it is `null`, or it has a value. `#[serde(default)]` gives `Absent` when the member
-/// is missing; when it is present, serde calls `deserialize`, which sees `null` or a value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Patch<T> {
-    #[default]
-    Absent,
-    Null,
-    Value(T),
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Option::<T>::deserialize(deserializer)?.map_or(Patch::Null, Patch::Value))
-    }
-}
-
-/// `PATCH /admin/products/{id}`.
+/// `PATCH /admin/products/{id}`. Each member is a [`Patch`] (shop-http's, from chapter 05):
+/// absent, `null` or a value, three states where `Option` has two. `#[serde(default)]` makes a
+/// missing member `Patch::Absent`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchBody {
@@ -155,22 +144,27 @@ impl From<ImportReport> for ImportReportBody {
 /// Why a value was required.
 const REQUIRED: &str = "is required";
 
-fn price(body: PriceBody, field: &str, errors: &mut FieldErrors) -> Option<Money> {
+fn price(body: PriceBody, at: &[&str], errors: &mut FieldErrors) -> Option<Money> {
+    let amount_at = member(at, "amount_minor");
     let amount = match body.amount_minor {
         Some(amount) if amount >= 0 => Some(amount),
         Some(_) => {
-            errors.push(format!("{field}.amount_minor"), "must not be negative");
+            errors.push(FieldError::body_segments(
+                &amount_at,
+                "must not be negative",
+            ));
             None
         }
         None => {
-            errors.push(format!("{field}.amount_minor"), REQUIRED);
+            errors.push(FieldError::body_segments(&amount_at, REQUIRED));
             None
         }
     };
+    let currency_at = member(at, "currency");
     let currency = match body.currency {
-        Some(code) => errors.check(format!("{field}.currency"), code.parse::<Currency>()),
+        Some(code) => check(errors, &currency_at, code.parse::<Currency>()),
         None => {
-            errors.push(format!("{field}.currency"), REQUIRED);
+            errors.push(FieldError::body_segments(&currency_at, REQUIRED));
             None
         }
     };
@@ -179,50 +173,66 @@ fn price(body: PriceBody, field: &str, errors: &mut FieldErrors) -> Option<Money
 
 fn attributes(
     raw: BTreeMap<String, String>,
-    field: &str,
+    at: &[&str],
     errors: &mut FieldErrors,
 ) -> Option<Attributes> {
     let mut map = BTreeMap::new();
     for (name, value) in raw {
-        let parsed_name = errors.check(format!("{field}.{name}"), AttributeName::parse(&name));
-        let parsed_value = errors.check(format!("{field}.{name}"), AttributeValue::parse(&value));
+        let here = member(at, &name);
+        let parsed_name = check(errors, &here, AttributeName::parse(&name));
+        let parsed_value = check(errors, &here, AttributeValue::parse(&value));
         if let (Some(name), Some(value)) = (parsed_name, parsed_value) {
             map.insert(name, value);
         }
     }
-    errors.check(field.to_owned(), Attributes::new(map))
+    check(errors, at, Attributes::new(map))
 }
 
 // ANCHOR: validate
+/// The segments of the JSON Pointer to `parent`'s member `name`: `["price", "currency"]`, or
+/// `["products", "3", "price", "currency"]` inside an import. A segment can be text the client
+/// chose (an attribute's name may hold a `/`), so pointers are made with
+/// [`FieldError::body_segments`], which escapes each segment as RFC 6901 asks.
+fn member<'a>(parent: &[&'a str], name: &'a str) -> Vec<&'a str> {
+    [parent, &[name]].concat()
+}
+
+/// [`FieldErrors::check`] for the member that `at` points to.
+fn check<T, E: Display>(errors: &mut FieldErrors, at: &[&str], result: Result<T, E>) -> Option<T> {
+    result
+        .map_err(|error| errors.push(FieldError::body_segments(at, error.to_string())))
+        .ok()
+}
+
 impl NewProductBody {
-    /// The domain value, or `None` after recording every problem under `prefix` (`""` for a
-    /// single product, `products[3].` for an import item).
-    fn validate(self, prefix: &str, errors: &mut FieldErrors) -> Option<NewProduct> {
-        let field = |name: &str| format!("{prefix}{name}");
+    /// The domain value, or `None` after recording every problem under `at` (`[]` for a
+    /// single product, `["products", "3"]` for an import item).
+    fn validate(self, at: &[&str], errors: &mut FieldErrors) -> Option<NewProduct> {
         let required = |name: &str, value: Option<String>, errors: &mut FieldErrors| {
             if value.is_none() {
-                errors.push(field(name), REQUIRED);
+                errors.push(FieldError::body_segments(&member(at, name), REQUIRED));
             }
             value
         };
         let sku = required("sku", self.sku, errors)
-            .and_then(|sku| errors.check(field("sku"), Sku::parse(&sku)));
+            .and_then(|sku| check(errors, &member(at, "sku"), Sku::parse(&sku)));
         let name = required("name", self.name, errors)
-            .and_then(|name| errors.check(field("name"), ProductName::parse(&name)));
+            .and_then(|name| check(errors, &member(at, "name"), ProductName::parse(&name)));
         let category = required("category", self.category, errors)
-            .and_then(|slug| errors.check(field("category"), CategorySlug::parse(&slug)));
-        let description = errors.check(
-            field("description"),
+            .and_then(|slug| check(errors, &member(at, "category"), CategorySlug::parse(&slug)));
+        let description = check(
+            errors,
+            &member(at, "description"),
             Description::parse(self.description.as_deref().unwrap_or_default()),
         );
         let price = match self.price {
-            Some(body) => price(body, &field("price"), errors),
+            Some(body) => price(body, &member(at, "price"), errors),
             None => {
-                errors.push(field("price"), REQUIRED);
+                errors.push(FieldError::body_segments(&member(at, "price"), REQUIRED));
                 None
             }
         };
-        let attributes = attributes(self.attributes, &field("attributes"), errors);
+        let attributes = attributes(self.attributes, &member(at, "attributes"), errors);
         Some(NewProduct {
             sku: sku?,
             name: name?,
@@ -238,8 +248,8 @@ impl TryFrom<NewProductBody> for NewProduct {
     type Error = ApiError;
 
     fn try_from(body: NewProductBody) -> Result<Self, ApiError> {
-        let mut errors = FieldErrors::default();
-        match body.validate("", &mut errors) {
+        let mut errors = FieldErrors::new();
+        match body.validate(&[], &mut errors) {
             Some(product) if errors.is_empty() => Ok(product),
             _ => Err(ApiError::InvalidFields {
                 errors: errors.into_vec(),
@@ -254,16 +264,19 @@ impl TryFrom<ProductPatchBody> for ProductChanges {
     type Error = ApiError;
 
     fn try_from(body: ProductPatchBody) -> Result<Self, ApiError> {
-        let mut errors = FieldErrors::default();
+        let mut errors = FieldErrors::new();
         let mut changes = ProductChanges::default();
         let not_null = "cannot be null: send a value, or leave the field out to keep it";
 
-        if body.sku != Patch::Absent {
-            errors.push("sku", "cannot be changed: imports find the product by it");
+        if body.sku.is_present() {
+            errors.push(FieldError::body(
+                "sku",
+                "cannot be changed: imports find the product by it",
+            ));
         }
         match body.name {
             Patch::Absent => {}
-            Patch::Null => errors.push("name", not_null),
+            Patch::Null => errors.push(FieldError::body("name", not_null)),
             Patch::Value(name) => changes.name = errors.check("name", ProductName::parse(&name)),
         }
         changes.description = match body.description {
@@ -273,15 +286,15 @@ impl TryFrom<ProductPatchBody> for ProductChanges {
         };
         match body.category {
             Patch::Absent => {}
-            Patch::Null => errors.push("category", not_null),
+            Patch::Null => errors.push(FieldError::body("category", not_null)),
             Patch::Value(slug) => {
                 changes.category = errors.check("category", CategorySlug::parse(&slug));
             }
         }
         match body.price {
             Patch::Absent => {}
-            Patch::Null => errors.push("price", not_null),
-            Patch::Value(body) => changes.price = price(body, "price", &mut errors),
+            Patch::Null => errors.push(FieldError::body("price", not_null)),
+            Patch::Value(body) => changes.price = price(body, &["price"], &mut errors),
         }
         changes.attributes = match body.attributes {
             Patch::Absent => AttributesChange::Keep,
@@ -289,12 +302,14 @@ impl TryFrom<ProductPatchBody> for ProductChanges {
             Patch::Value(merge) => {
                 let mut parsed = BTreeMap::new();
                 for (name, value) in merge {
-                    let field = format!("attributes.{name}");
-                    let name = errors.check(field.clone(), AttributeName::parse(&name));
+                    let here = ["attributes", name.as_str()];
+                    let name = check(&mut errors, &here, AttributeName::parse(&name));
                     // `null` is "remove"; a string must be a valid value.
                     let value = match value {
                         None => Some(None),
-                        Some(value) => errors.check(field, AttributeValue::parse(&value)).map(Some),
+                        Some(value) => {
+                            check(&mut errors, &here, AttributeValue::parse(&value)).map(Some)
+                        }
                     };
                     if let (Some(name), Some(value)) = (name, value) {
                         parsed.insert(name, value);
@@ -369,7 +384,7 @@ pub async fn archive(
 
 /// `POST /admin/products/import`: inserts new SKUs, updates changed ones, leaves identical
 /// ones alone, all or nothing; 200 with the three counts. Problems are reported per item:
-/// `products[3].price.currency`.
+/// `#/products/3/price/currency`.
 pub async fn import(
     editor: RequirePermission<perm::CatalogWrite>,
     State(state): State<AppState>,
@@ -388,8 +403,8 @@ pub async fn import(
                     .enumerate()
                     .filter(|(_, p)| slugs.iter().any(|slug| slug == p.category.as_str()))
                     .map(|(n, p)| {
-                        crate::FieldError::new(
-                            format!("products[{n}].category"),
+                        FieldError::body(
+                            &format!("products/{n}/category"),
                             format!("no category has the slug `{}`", p.category.as_str()),
                         )
                     })
@@ -410,27 +425,34 @@ pub async fn import(
 
 /// Every item valid, 1 to [`MAX_IMPORT`] of them, no SKU twice; otherwise every problem.
 fn validate_import(body: ImportBody) -> Result<Vec<NewProduct>, ApiError> {
-    let mut errors = FieldErrors::default();
+    let mut errors = FieldErrors::new();
     if body.products.is_empty() || body.products.len() > MAX_IMPORT {
-        errors.push(
+        errors.push(FieldError::body(
             "products",
             format!(
                 "an import holds 1 to {MAX_IMPORT} products, not {}",
                 body.products.len()
             ),
-        );
+        ));
     }
     let mut products = Vec::with_capacity(body.products.len());
+    // Where each valid product was in the body: an invalid item before it shifts its place
+    // in `products`, not in the client's array.
+    let mut positions = Vec::with_capacity(body.products.len());
     for (n, item) in body.products.into_iter().enumerate() {
-        products.extend(item.validate(&format!("products[{n}]."), &mut errors));
+        let index = n.to_string();
+        if let Some(product) = item.validate(&["products", &index], &mut errors) {
+            products.push(product);
+            positions.push(n);
+        }
     }
     let mut first_seen = HashMap::new();
-    for (n, product) in products.iter().enumerate() {
+    for (product, n) in products.iter().zip(positions) {
         if let Some(first) = first_seen.insert(product.sku.as_str(), n) {
-            errors.push(
-                format!("products[{n}].sku"),
-                format!("{} is also products[{first}]'s SKU", product.sku),
-            );
+            errors.push(FieldError::body(
+                &format!("products/{n}/sku"),
+                format!("{} is also the SKU of #/products/{first}", product.sku),
+            ));
         }
     }
     if errors.is_empty() {
@@ -444,9 +466,23 @@ fn validate_import(body: ImportBody) -> Result<Vec<NewProduct>, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use shop_http::Location;
+
     use super::*;
 
-    fn patch(json: serde_json::Value) -> Result<ProductChanges, Vec<crate::FieldError>> {
+    /// The JSON Pointer of every error (`#/price/currency`); an error naming a parameter
+    /// instead is left out, and so fails the comparison.
+    fn pointers(errors: &[FieldError]) -> Vec<&str> {
+        errors
+            .iter()
+            .filter_map(|e| match &e.location {
+                Location::Pointer(pointer) => Some(pointer.as_str()),
+                Location::Parameter(_) => None,
+            })
+            .collect()
+    }
+
+    fn patch(json: serde_json::Value) -> Result<ProductChanges, Vec<FieldError>> {
         let body: ProductPatchBody = serde_json::from_value(json).expect("a patch body");
         ProductChanges::try_from(body).map_err(|error| match error {
             ApiError::InvalidFields { errors } => errors,
@@ -476,20 +512,21 @@ mod tests {
             "name": null,
             "category": "Not A Slug",
             "price": { "amount_minor": -1, "currency": "XXX" },
-            "attributes": { "Colour": "red", "size": "" },
+            "attributes": { "Colour": "red", "size": "", "a/b~c": null },
         }))
         .unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
-            fields,
+            pointers(&errors),
             [
-                "sku",
-                "name",
-                "category",
-                "price.amount_minor",
-                "price.currency",
-                "attributes.Colour",
-                "attributes.size"
+                "#/sku",
+                "#/name",
+                "#/category",
+                "#/price/amount_minor",
+                "#/price/currency",
+                "#/attributes/Colour",
+                // RFC 6901 escapes: `~` is `~0`, `/` is `~1`.
+                "#/attributes/a~1b~0c",
+                "#/attributes/size",
             ]
         );
     }
@@ -504,7 +541,36 @@ mod tests {
         let ApiError::InvalidFields { errors } = NewProduct::try_from(body).unwrap_err() else {
             panic!("a 422");
         };
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["sku", "name", "category", "price.currency"]);
+        assert_eq!(
+            pointers(&errors),
+            ["#/sku", "#/name", "#/category", "#/price/currency"]
+        );
+    }
+
+    fn import_item(sku: &str) -> NewProductBody {
+        serde_json::from_value(serde_json::json!({
+            "sku": sku,
+            "name": "Imported",
+            "category": "garden",
+            "price": { "amount_minor": 100, "currency": "EUR" },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_import_points_at_each_item_by_its_place_in_the_body() {
+        let body = ImportBody {
+            products: vec![
+                import_item("not a sku!"),
+                import_item("IMP-1"),
+                import_item("IMP-1"),
+            ],
+        };
+        let ApiError::InvalidFields { errors } = validate_import(body).unwrap_err() else {
+            panic!("a 422");
+        };
+        // The second IMP-1 is item 2 of the body, though only the second valid product.
+        assert_eq!(pointers(&errors), ["#/products/0/sku", "#/products/2/sku"]);
+        assert_eq!(errors[1].detail, "IMP-1 is also the SKU of #/products/1");
     }
 }

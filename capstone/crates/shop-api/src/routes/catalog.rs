@@ -17,9 +17,10 @@ use shop_db::catalog::{
 };
 use shop_db::{Category, PageSize, Product, ProductPage};
 use shop_domain::{CategoryId, Currency, Money, ProductId, Sku};
+use shop_http::{FieldError, FieldErrors};
 use time::OffsetDateTime;
 
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 
@@ -217,12 +218,12 @@ impl TryFrom<SearchParams> for ProductSearch {
     /// [`ProductSearch::new`] check the rules that span parameters (relevance needs `q`, a
     /// price needs a currency, a cursor belongs to its sort and filters).
     fn try_from(params: SearchParams) -> Result<Self, ApiError> {
-        let mut errors = FieldErrors::default();
+        let mut errors = FieldErrors::new();
         let given = |value: Option<String>| value.filter(|v| !v.is_empty());
 
-        let text = given(params.q).and_then(|q| errors.check("q", SearchText::parse(&q)));
+        let text = given(params.q).and_then(|q| errors.check_parameter("q", SearchText::parse(&q)));
         let category = given(params.category)
-            .and_then(|slug| errors.check("category", CategorySlug::parse(&slug)));
+            .and_then(|slug| errors.check_parameter("category", CategorySlug::parse(&slug)));
         let mut attributes = BTreeMap::new();
         for (attribute, raw) in [
             (FilterAttribute::Brand, params.brand),
@@ -231,34 +232,34 @@ impl TryFrom<SearchParams> for ProductSearch {
             (FilterAttribute::Size, params.size),
         ] {
             if let Some(values) =
-                given(raw).and_then(|raw| errors.check(attribute.name(), values_of(&raw)))
+                given(raw).and_then(|raw| errors.check_parameter(attribute.name(), values_of(&raw)))
             {
                 attributes.insert(attribute, values);
             }
         }
         let currency = given(params.currency)
-            .and_then(|code| errors.check("currency", code.parse::<Currency>()));
-        let price_min =
-            given(params.price_min).and_then(|p| errors.check("price_min", minor_units(&p)));
-        let price_max =
-            given(params.price_max).and_then(|p| errors.check("price_max", minor_units(&p)));
+            .and_then(|code| errors.check_parameter("currency", code.parse::<Currency>()));
+        let price_min = given(params.price_min)
+            .and_then(|p| errors.check_parameter("price_min", minor_units(&p)));
+        let price_max = given(params.price_max)
+            .and_then(|p| errors.check_parameter("price_max", minor_units(&p)));
         let price = errors
-            .check("price_min", PriceRange::new(price_min, price_max))
+            .check_parameter("price_min", PriceRange::new(price_min, price_max))
             .unwrap_or_default();
         let in_stock = match given(params.in_stock).as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(_) => {
-                errors.push("in_stock", "use true or false");
+                errors.push(FieldError::parameter("in_stock", "use true or false"));
                 false
             }
         };
-        let sort =
-            given(params.sort).and_then(|sort| errors.check("sort", sort.parse::<SearchSort>()));
-        let cursor =
-            given(params.cursor).and_then(|cursor| errors.check("cursor", Cursor::decode(&cursor)));
+        let sort = given(params.sort)
+            .and_then(|sort| errors.check_parameter("sort", sort.parse::<SearchSort>()));
+        let cursor = given(params.cursor)
+            .and_then(|cursor| errors.check_parameter("cursor", Cursor::decode(&cursor)));
         let limit = given(params.limit).map_or(Some(PageSize::default()), |limit| {
-            errors.check("limit", page_size(&limit))
+            errors.check_parameter("limit", page_size(&limit))
         });
         if !errors.is_empty() {
             return Err(ApiError::InvalidQuery {
@@ -278,7 +279,7 @@ impl TryFrom<SearchParams> for ProductSearch {
             ApiError::InvalidQuery {
                 errors: problems
                     .into_iter()
-                    .map(|problem| crate::FieldError::new(problem.field(), problem))
+                    .map(|problem| FieldError::parameter(problem.field(), problem.to_string()))
                     .collect(),
             }
         })

@@ -14,6 +14,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::routing::get;
+use shop_http::problem::problem_details;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -24,7 +25,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use accounts::{ApiKeyBody, ExportBody, ProfileBody, TokenBody};
-pub use admin_products::{ImportBody, ImportReportBody, NewProductBody, Patch, ProductPatchBody};
+pub use admin_products::{ImportBody, ImportReportBody, NewProductBody, ProductPatchBody};
 pub use catalog::{
     CategoriesBody, CategoryBody, CategoryProductsBody, FacetsBody, PageParams, ProductBody,
     ProductPageBody, SearchBody, SearchParams,
@@ -32,7 +33,7 @@ pub use catalog::{
 pub use health::{Check, CheckStatus, Checks, Health, Overall, Readiness};
 pub use reviews::{AuthorBody, RatingBody, ReviewBody, ReviewParams, ReviewsBody};
 
-use crate::error::{panic_response, problem_details};
+use crate::error::panic_response;
 use crate::state::AppState;
 
 /// The largest request body accepted: far above any sign-up, profile edit or key request, far
@@ -123,10 +124,10 @@ mod tests {
     use axum::body::Body;
     use axum::http::{Request, header};
     use serde_json::Value;
+    use shop_http::PROBLEM_JSON;
     use tower::ServiceExt;
 
     use super::*;
-    use crate::error::PROBLEM_JSON;
 
     async fn panicking() -> &'static str {
         panic!("a handler bug")

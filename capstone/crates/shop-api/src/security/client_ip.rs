@@ -1,12 +1,12 @@
 //! Which IP address a request came from, for per-IP limits (book chapter 06).
 //!
 //! By default: the TCP peer, as the server saw it (`ConnectInfo<SocketAddr>`, which
-//! `server::serve` asks axum to record). `X-Forwarded-For` is **not** trusted by default,
+//! `shop_http::Server` puts in every request). `X-Forwarded-For` is **not** trusted by default,
 //! because any client can send one: `X-Forwarded-For: 203.0.113.7` on every request would
 //! give an attacker a fresh rate-limit bucket each time and frame someone else.
 //!
 //! Behind a reverse proxy, though, every peer is the proxy, and all clients would share one
-//! bucket. With `SHOP_TRUST_X_FORWARDED_FOR=true` the service takes the **last** entry of the
+//! bucket. With `SHOP_SECURITY__TRUST_X_FORWARDED_FOR=true` the service takes the **last** entry of the
 //! header: the one the proxy itself appended, naming the address that connected to it.
 //! Earlier entries came from the client and prove nothing. Turn it on only when a proxy you
 //! run always sets the header, and the service cannot be reached around it.

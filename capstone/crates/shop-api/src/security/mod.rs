@@ -19,7 +19,7 @@ pub mod tls;
 use axum::Router;
 
 pub use client_ip::{ClientIp, ClientIpSource};
-pub use rate_limit::{RateLimitState, RateLimiter};
+pub use rate_limit::RateLimitState;
 pub use throttle::LoginThrottle;
 
 use crate::config::{SecuritySettings, TlsSetting};
@@ -28,7 +28,7 @@ use crate::config::{SecuritySettings, TlsSetting};
 /// The rate limit, around the routes themselves. Inside the problem-details middleware, so a
 /// 429 is a problem document with an `instance` like every other error.
 pub fn with_rate_limit(routes: Router, settings: &SecuritySettings) -> Router {
-    match RateLimiter::new(settings.rate_limit_per_sec, settings.rate_limit_burst) {
+    match rate_limit::limiter(settings) {
         Some(limiter) => routes.layer(axum::middleware::from_fn_with_state(
             RateLimitState {
                 limiter,

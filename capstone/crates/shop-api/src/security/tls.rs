@@ -1,27 +1,24 @@
 //! HTTPS with rustls (book chapter 06): certificate files, or one generated at start.
 //!
 //! In production TLS usually ends at a load balancer or ingress, and the service speaks plain
-//! HTTP on a private network; `SHOP_TLS_CERT`/`SHOP_TLS_KEY` are for when it must not (a
-//! zero-trust network, or no proxy at all). `--tls-self-signed` makes a certificate for
+//! HTTP on a private network; `[security.tls]` (or `SHOP_SECURITY__TLS__CERT` and `__KEY`) is
+//! for when it must not (a zero-trust network, or no proxy at all). `--tls-self-signed` makes a certificate for
 //! `localhost` at start, to try HTTPS (and see HSTS) on a laptop; browsers will warn, and
 //! `curl` needs `--insecure` or `--cacert`.
 //!
-//! The server is axum-server on rustls with the *ring* provider (the one the MongoDB driver
-//! already compiles), chosen explicitly rather than through a process-wide default: two
-//! libraries each installing "their" default provider is a classic start-up panic.
+//! The server is `shop_http::Server` on rustls with the *ring* provider (the one the MongoDB
+//! driver already compiles), chosen explicitly rather than through a process-wide default: two
+//! libraries each installing "their" default provider is a classic start-up panic. TLS and
+//! plain HTTP share one accept loop, so the connection limits and the graceful shutdown are
+//! the same for both.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::TlsSetting;
 
@@ -89,7 +86,7 @@ fn read(path: &Path) -> Result<String, TlsError> {
 // ANCHOR: server_config
 /// The rustls server configuration for a PEM pair: TLS 1.2 and 1.3 with rustls' safe
 /// defaults, HTTP/2 and HTTP/1.1 offered through ALPN.
-pub fn server_config(pair: &PemPair) -> Result<RustlsConfig, TlsError> {
+pub fn server_config(pair: &PemPair) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pair.cert.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| TlsError::Pem {
@@ -114,31 +111,6 @@ pub fn server_config(pair: &PemPair) -> Result<RustlsConfig, TlsError> {
         .with_single_cert(certs, key)
         .map_err(TlsError::Rustls)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(RustlsConfig::from_config(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 // ANCHOR_END: server_config
-
-// ANCHOR: serve_tls
-/// [`crate::serve`] over TLS: serves `app` on `listener` until `shutdown` is cancelled, then
-/// drains for at most `grace`. The same contract, so `main` and the tests switch by setting.
-pub async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    tls: RustlsConfig,
-    shutdown: CancellationToken,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let handle = axum_server::Handle::new();
-    let on_shutdown = handle.clone();
-    tokio::spawn(async move {
-        shutdown.cancelled().await;
-        tracing::info!(?grace, "shutting down: draining in-flight requests");
-        // Stops accepting, lets open connections finish, and cuts them off after `grace`.
-        on_shutdown.graceful_shutdown(Some(grace));
-    });
-    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
-        .handle(handle)
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-        .await
-}
-// ANCHOR_END: serve_tls

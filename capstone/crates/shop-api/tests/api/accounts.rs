@@ -172,16 +172,25 @@ mod needs_postgres {
 
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(content_type, PROBLEM_JSON);
-        assert_eq!(fields_of(&body), ["email", "display_name", "password"]);
+        assert_eq!(
+            pointers_of(&body),
+            ["#/email", "#/display_name", "#/password"]
+        );
         assert!(app.mails_to("ada@example.com").is_empty());
     }
     // ANCHOR_END: every_field
 
-    /// The `field` of every entry in a problem's `errors`.
-    fn fields_of(problem: &Value) -> Vec<&str> {
+    /// The JSON Pointer (`#/email`) of every entry in a problem's `errors`. An entry that
+    /// names a parameter instead has none, and so fails the comparison.
+    fn pointers_of(problem: &Value) -> Vec<&str> {
         problem["errors"]
             .as_array()
-            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["pointer"].as_str())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -199,7 +208,7 @@ mod needs_postgres {
                 parts(app.register("ada@example.com", "Ada", weak).await).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{weak}: {body}");
             assert_eq!(content_type, PROBLEM_JSON);
-            assert_eq!(fields_of(&body), ["password"], "{weak}");
+            assert_eq!(pointers_of(&body), ["#/password"], "{weak}");
         }
         // 64 characters of anything, spaces and all, are fine: no composition rules.
         let long = "all lower case and spaces, no digits at all, sixty-four chars ok";
@@ -240,13 +249,19 @@ mod needs_postgres {
         let app = TestApp::spawn().await;
         app.signed_up("ada@example.com").await;
 
-        let (status, _, wrong_password) =
+        let (status, _, mut wrong_password) =
             parts(app.login("ada@example.com", "not the right password").await).await;
-        let (status2, _, unknown) = parts(app.login("nobody@example.com", PASSWORD).await).await;
+        let (status2, _, mut unknown) =
+            parts(app.login("nobody@example.com", PASSWORD).await).await;
 
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(status2, StatusCode::UNAUTHORIZED);
-        // Identical documents apart from nothing at all: the response tells no secrets.
+        // Identical documents apart from the request id, which names the request, not the
+        // account: the response tells no secrets.
+        for problem in [&mut wrong_password, &mut unknown] {
+            let request_id = problem.as_object_mut().and_then(|p| p.remove("request_id"));
+            assert!(request_id.is_some_and(|id| id.is_string()), "{problem}");
+        }
         assert_eq!(wrong_password, unknown);
     }
     // ANCHOR_END: same_answer
@@ -342,7 +357,7 @@ mod needs_postgres {
         let (status, _, weak) =
             parts(app.change_password(&laptop.access, PASSWORD, "short").await).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
-        assert_eq!(fields_of(&weak), ["new_password"]);
+        assert_eq!(pointers_of(&weak), ["#/new_password"]);
 
         let changed = app
             .change_password(&laptop.access, PASSWORD, NEW_PASSWORD)
@@ -394,7 +409,7 @@ mod needs_postgres {
             .await;
         let (status, _, body) = parts(no_password).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        assert_eq!(fields_of(&body), ["current_password"]);
+        assert_eq!(pointers_of(&body), ["#/current_password"]);
         // Re-sending the address it already has needs no password.
         let same = app
             .update_me(&ada.access, &json!({ "email": "ADA@example.com" }))
@@ -716,20 +731,20 @@ mod needs_postgres {
         let app = TestApp::spawn().await;
         let ada = app.signed_up("ada@example.com").await;
 
-        for (edit, fields) in [
+        for (edit, pointers) in [
             (
                 json!({ "display_name": " ", "email": "not an address" }),
-                vec!["display_name", "email"],
+                vec!["#/display_name", "#/email"],
             ),
             (
                 json!({ "display_name": "\u{0}", "email": "ada@lovelace.example" }),
-                vec!["display_name", "current_password"],
+                vec!["#/display_name", "#/current_password"],
             ),
         ] {
             let (status, content_type, body) = parts(app.update_me(&ada.access, &edit).await).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{edit}: {body}");
             assert_eq!(content_type, PROBLEM_JSON);
-            assert_eq!(fields_of(&body), fields, "{edit}");
+            assert_eq!(pointers_of(&body), pointers, "{edit}");
         }
         let (_, _, me) = parts(app.me(&ada.access).await).await;
         assert_eq!(me["display_name"], "Test Customer", "nothing was changed");
@@ -740,14 +755,14 @@ mod needs_postgres {
         let app = TestApp::spawn().await;
         let ada = app.signed_up("ada@example.com").await;
 
-        for (name, scopes, fields) in [
-            ("erp", vec!["orders:write"], vec!["scopes[0]"]),
-            ("", vec!["orders:read"], vec!["name"]),
-            ("erp", vec![], vec!["scopes"]),
+        for (name, scopes, pointers) in [
+            ("erp", vec!["orders:write"], vec!["#/scopes/0"]),
+            ("", vec!["orders:read"], vec!["#/name"]),
+            ("erp", vec![], vec!["#/scopes"]),
             (
                 "",
                 vec!["orders:read", "everything", "admin"],
-                vec!["name", "scopes[1]", "scopes[2]"],
+                vec!["#/name", "#/scopes/1", "#/scopes/2"],
             ),
         ] {
             let (status, content_type, body) =
@@ -758,7 +773,7 @@ mod needs_postgres {
                 "{name} {scopes:?}: {body}"
             );
             assert_eq!(content_type, PROBLEM_JSON);
-            assert_eq!(fields_of(&body), fields, "{name} {scopes:?}");
+            assert_eq!(pointers_of(&body), pointers, "{name} {scopes:?}");
         }
         let (_, _, listed) = parts(app.api_keys(&ada.access).await).await;
         assert_eq!(listed["api_keys"], json!([]), "no key was created");

@@ -31,12 +31,13 @@ mod needs_postgres {
         product["id"].as_str().expect("an id").to_owned()
     }
 
-    fn fields(problem: &Value) -> Vec<String> {
+    /// The JSON Pointer (`#/price/currency`) of every entry in a problem's `errors`.
+    fn pointers(problem: &Value) -> Vec<String> {
         problem["errors"]
             .as_array()
             .unwrap_or_else(|| panic!("an errors array in {problem}"))
             .iter()
-            .map(|e| e["field"].as_str().expect("a field name").to_owned())
+            .map(|e| e["pointer"].as_str().expect("a JSON Pointer").to_owned())
             .collect()
     }
 
@@ -133,26 +134,29 @@ mod needs_postgres {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(content_type, PROBLEM_JSON);
         assert_eq!(
-            fields(&problem),
+            pointers(&problem),
             [
-                "sku",
-                "name",
-                "category",
-                "price.amount_minor",
-                "price.currency",
-                "attributes.Brand",
-                "attributes.colour"
+                "#/sku",
+                "#/name",
+                "#/category",
+                "#/price/amount_minor",
+                "#/price/currency",
+                "#/attributes/Brand",
+                "#/attributes/colour"
             ]
         );
         assert!(
-            problem["detail"].as_str().unwrap().contains("7 fields"),
+            problem["detail"].as_str().unwrap().contains("7 inputs"),
             "{problem}"
         );
 
         // Missing fields are named too.
         let (status, _, problem) = parts(app.create_product(Some(&token), &json!({})).await).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(fields(&problem), ["sku", "name", "category", "price"]);
+        assert_eq!(
+            pointers(&problem),
+            ["#/sku", "#/name", "#/category", "#/price"]
+        );
 
         // Not JSON, or the wrong JSON types, is a 400: the body could not be read at all.
         let response = app
@@ -187,7 +191,7 @@ mod needs_postgres {
         nowhere["category"] = json!("no-such-category");
         let (status, _, problem) = parts(app.create_product(Some(&token), &nowhere).await).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(fields(&problem), ["category"]);
+        assert_eq!(pointers(&problem), ["#/category"]);
     }
 
     #[tokio::test]
@@ -243,7 +247,7 @@ mod needs_postgres {
         // Null where a value is required, and the SKU, are refused, all at once.
         let (status, problem) = patch(json!({ "name": null, "price": null, "sku": "NEW-1" })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(fields(&problem), ["sku", "name", "price"]);
+        assert_eq!(pointers(&problem), ["#/sku", "#/name", "#/price"]);
 
         let (status, _) = patch(json!({ "category": "no-such-category" })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -339,8 +343,8 @@ mod needs_postgres {
         let (status, _, problem) = parts(app.import_products(Some(&token), &body).await).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
-            fields(&problem),
-            ["products[3].price.currency", "products[2].sku"]
+            pointers(&problem),
+            ["#/products/3/price/currency", "#/products/2/sku"]
         );
 
         let mut elsewhere = item("IMP-4", 100);
@@ -348,7 +352,7 @@ mod needs_postgres {
         let body = json!({ "products": [item("IMP-1", 100), elsewhere] });
         let (status, _, problem) = parts(app.import_products(Some(&token), &body).await).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(fields(&problem), ["products[1].category"]);
+        assert_eq!(pointers(&problem), ["#/products/1/category"]);
 
         let (status, _, problem) = parts(
             app.import_products(Some(&token), &json!({ "products": [] }))
@@ -356,7 +360,7 @@ mod needs_postgres {
         )
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(fields(&problem), ["products"]);
+        assert_eq!(pointers(&problem), ["#/products"]);
 
         let (_, _, found) = parts(app.search("").await).await;
         assert_eq!(found["total"], 3, "nothing was imported");

@@ -384,7 +384,7 @@ mod needs_postgres {
         let (status, content_type, body) = parts(app.search(query).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(content_type, PROBLEM_JSON);
-        assert_eq!(body["errors"][0]["field"], "cursor", "{body}");
+        assert_eq!(body["errors"][0]["parameter"], "cursor", "{body}");
         body
     }
 
@@ -412,7 +412,7 @@ mod needs_postgres {
 
         let other_sort = expect_cursor_400(&app, &format!("?sort=name&cursor={cursor}")).await;
         assert!(
-            other_sort["errors"][0]["message"]
+            other_sort["errors"][0]["detail"]
                 .as_str()
                 .unwrap()
                 .contains("sort=price_asc"),
@@ -441,15 +441,15 @@ mod needs_postgres {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(content_type, PROBLEM_JSON);
         assert_eq!(body["instance"], "/products/search");
-        let mut fields: Vec<&str> = body["errors"]
+        let mut parameters: Vec<&str> = body["errors"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| e["field"].as_str().unwrap())
+            .map(|e| e["parameter"].as_str().expect("a parameter's name"))
             .collect();
-        fields.sort();
+        parameters.sort();
         assert_eq!(
-            fields,
+            parameters,
             [
                 "category",
                 "currency",
@@ -463,13 +463,13 @@ mod needs_postgres {
         // Rules across parameters are named too.
         let (status, _, body) = parts(app.search("?sort=relevance&price_min=100").await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let fields: Vec<&str> = body["errors"]
+        let parameters: Vec<&str> = body["errors"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| e["field"].as_str().unwrap())
+            .map(|e| e["parameter"].as_str().expect("a parameter's name"))
             .collect();
-        assert_eq!(fields, ["sort", "currency"], "{body}");
+        assert_eq!(parameters, ["sort", "currency"], "{body}");
         // An unknown parameter is refused rather than ignored.
         let (status, _, _) = parts(app.search("?colour=red&color=red").await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -520,7 +520,7 @@ mod needs_postgres {
                     StatusCode::OK => assert_eq!(body["total"], 0, "{what}"),
                     StatusCode::BAD_REQUEST => {
                         assert_eq!(content_type, PROBLEM_JSON, "{what}");
-                        assert_eq!(body["errors"][0]["field"], parameter, "{what}");
+                        assert_eq!(body["errors"][0]["parameter"], parameter, "{what}");
                     }
                     other => panic!("{other}: {what}"),
                 }

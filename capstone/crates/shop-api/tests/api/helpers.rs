@@ -15,14 +15,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use shop_api::auth::mailer::{BoxFuture, MailError};
 use shop_api::auth::{Mail, Mailer, Outbox, TokenKeys};
-use shop_api::security::LoginThrottle;
-use shop_api::security::throttle::{ManualClock, ThrottlePolicy};
-use shop_api::{AppState, Config, router, serve};
+use shop_api::security::throttle::ManualClock;
+use shop_api::{Application, Config, StartOptions};
 use shop_domain::{CategoryId, Email, ProductId, Role, UserId};
-use sqlx::PgPool;
+use shop_http::{RunningServer, ServeError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use sqlx::{ConnectOptions, PgPool};
 use tokio_util::sync::CancellationToken;
 
 /// The signing secret of every test app, so attack tests can forge tokens the way an
@@ -53,6 +51,8 @@ pub struct Fixtures {
 
 pub struct TestApp {
     pub base_url: String,
+    /// Where it listens, for tests that speak TCP directly.
+    pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub fixtures: Option<Fixtures>,
     /// The app's own token keys, so a test can mint the token a signed-in user would hold.
@@ -67,7 +67,7 @@ pub struct TestApp {
     // Kept alive for the test's duration; dropping it drops the database.
     _db: Option<testkit::PgDatabase>,
     shutdown: CancellationToken,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<RunningServer>,
 }
 
 impl TestApp {
@@ -79,27 +79,31 @@ impl TestApp {
     /// The app with a migrated, fixture-filled database, MongoDB unreachable, and settings
     /// changed by `configure` (a tighter rate limit, a CORS allow-list, ...).
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-        let db = testkit::postgres().await;
-        shop_db::MIGRATOR
-            .run(db.pool())
-            .await
-            .expect("the shop migrations apply to a fresh database");
-        let fixtures = insert_fixtures(db.pool()).await;
-        let mut config = test_config(UNREACHABLE_MONGODB, "shop");
-        configure(&mut config);
-        TestApp::start(db.pool().clone(), config, Some(fixtures), Some(db)).await
+        TestApp::spawn_configured(UNREACHABLE_MONGODB, "shop", configure).await
     }
 
     /// The app with a migrated, fixture-filled database and reviews in `database` at `url`.
     pub async fn spawn_with_mongodb(url: &str, database: &str) -> TestApp {
+        TestApp::spawn_configured(url, database, |_| {}).await
+    }
+
+    async fn spawn_configured(
+        mongodb_url: &str,
+        mongodb_database: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let db = testkit::postgres().await;
         shop_db::MIGRATOR
             .run(db.pool())
             .await
             .expect("the shop migrations apply to a fresh database");
         let fixtures = insert_fixtures(db.pool()).await;
-        let config = test_config(url, database);
-        TestApp::start(db.pool().clone(), config, Some(fixtures), Some(db)).await
+        let mut config = test_config(mongodb_url, mongodb_database);
+        // The service connects to the test's database itself, and checks its migrations the
+        // way it does on every start without --migrate.
+        config.database_url = SecretString::from(db.connect_options().to_url_lossy().to_string());
+        configure(&mut config);
+        TestApp::start(config, None, Some(fixtures), Some(db)).await
     }
 
     /// The app with PostgreSQL unreachable (a lazily connecting pool aimed at a closed port),
@@ -109,45 +113,46 @@ impl TestApp {
         let pool = PgPoolOptions::new()
             .acquire_timeout(Duration::from_millis(500))
             .connect_lazy_with(nowhere);
-        TestApp::start(pool, test_config(UNREACHABLE_MONGODB, "shop"), None, None).await
+        TestApp::start(
+            test_config(UNREACHABLE_MONGODB, "shop"),
+            Some(pool),
+            None,
+            None,
+        )
+        .await
     }
 
     // ANCHOR: spawn
+    /// Builds the service the way `main` does, through `Application`, with two parts
+    /// replaced: mail goes to an outbox the test reads, and the login throttle's clock stands
+    /// still until the test moves it (its waits are seconds to minutes: a test crosses them by
+    /// moving the clock, never by sleeping).
     async fn start(
-        pool: PgPool,
         config: Config,
+        pool: Option<PgPool>,
         fixtures: Option<Fixtures>,
         db: Option<testkit::PgDatabase>,
     ) -> TestApp {
-        // Port 0: the OS picks a free port, so any number of tests can run at once.
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port on loopback");
-        let address: SocketAddr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let grace = config.shutdown_grace;
-        let mut state = AppState::new(pool.clone(), config)
-            .await
-            .expect("the test configuration is valid");
-        let tokens = state.tokens.clone();
         let outbox = Outbox::new(false);
         let mail_fails = Arc::new(AtomicBool::new(false));
-        state.accounts.mailer = Arc::new(TestMailer {
-            outbox: outbox.clone(),
-            fails: Arc::clone(&mail_fails),
-        });
-        // The throttle's waits are seconds to minutes: a test crosses them by moving this
-        // clock, never by sleeping.
         let clock = ManualClock::new();
-        state.accounts.throttle = LoginThrottle::new(
-            ThrottlePolicy::from(&state.config.security),
-            Arc::new(clock.clone()),
-        );
+        let mut builder = Application::builder(config, StartOptions::default())
+            .mailer(Arc::new(TestMailer {
+                outbox: outbox.clone(),
+                fails: Arc::clone(&mail_fails),
+            }))
+            .clock(Arc::new(clock.clone()));
+        if let Some(pool) = pool {
+            builder = builder.pool(pool);
+        }
+        let app = builder.build().await.expect("the test service starts");
+        let tokens = app.state().tokens.clone();
+        let pool = app.state().pool.clone();
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(serve(listener, router(state), shutdown.clone(), grace));
+        let server = app.spawn(shutdown.clone());
         TestApp {
-            base_url: format!("http://{address}"),
+            base_url: server.base_url(),
+            addr: server.addr(),
             client: reqwest::Client::new(),
             fixtures,
             tokens,
@@ -189,10 +194,10 @@ impl TestApp {
     }
 
     /// Stops the server the way SIGTERM does and waits until it has drained.
-    pub async fn stop(mut self) -> std::io::Result<()> {
+    pub async fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown.cancel();
         let server = self.server.take().expect("the server runs until stopped");
-        server.await.expect("the server task does not panic")
+        server.stopped().await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -573,6 +578,8 @@ impl Drop for TestApp {
 
 fn test_config(mongodb_url: &str, mongodb_database: &str) -> Config {
     let mut config = Config {
+        // Port 0: the OS picks a free port, so any number of tests can run at once.
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         mongodb_url: SecretString::from(mongodb_url),
         mongodb_database: mongodb_database.to_owned(),
         shutdown_grace: Duration::from_secs(2),

@@ -232,9 +232,9 @@ mod needs_postgres {
                 body["type"], "tag:backend-rs,2026:shop/validation",
                 "{path}: {body}"
             );
-            assert_eq!(body["errors"][0]["field"], parameter, "{path}: {body}");
+            assert_eq!(body["errors"][0]["parameter"], parameter, "{path}: {body}");
             assert!(
-                body["errors"][0]["message"]
+                body["errors"][0]["detail"]
                     .as_str()
                     .unwrap()
                     .contains("NUL"),

@@ -7,32 +7,37 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use shop_api::config::TlsSetting;
-use shop_api::security::tls::{self, serve_tls};
-use shop_api::{AppState, Config, router};
+use shop_api::security::tls;
+use shop_api::{Application, Config, StartOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::PROBLEM_JSON;
 use crate::helpers::{TestApp, UNREACHABLE_MONGODB};
 
 // ANCHOR: tls_test
-/// Starts the service over TLS with a certificate generated for this test, and sends one
-/// HTTP/1.1 request with `client_trusts` as the only trusted root. Returns the raw response,
-/// or the client's error. No PostgreSQL needed: `/healthz` checks nothing.
+/// Starts the service over TLS, the way `main` does with `[security.tls]` set, with a
+/// certificate generated for this test, and sends one HTTP/1.1 request with `client_trusts` as
+/// the only trusted root. Returns the raw response, or the client's error. No PostgreSQL
+/// needed: `/healthz` checks nothing.
 async fn get_healthz_over_tls(
     server_cert: &tls::PemPair,
     client_trusts: &str,
 ) -> std::io::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
+    let dir = std::env::temp_dir().join(format!("shop-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &server_cert.cert)?;
+    std::fs::write(&key, server_cert.key.expose_secret())?;
     let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         mongodb_url: SecretString::from(UNREACHABLE_MONGODB),
         security: shop_api::config::SecuritySettings {
-            tls: TlsSetting::SelfSigned,
+            tls: TlsSetting::Files { cert, key },
             ..Default::default()
         },
         ..Config::default()
@@ -40,23 +45,20 @@ async fn get_healthz_over_tls(
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy_with(PgConnectOptions::new().host("127.0.0.1").port(1));
-    let state = AppState::new(pool, config).await.expect("a valid state");
+    let app = Application::builder(config, StartOptions::default())
+        .pool(pool)
+        .build()
+        .await
+        .expect("the service starts with the test certificate");
+    std::fs::remove_dir_all(&dir)?;
+    let address = app.local_addr();
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(serve_tls(
-        listener,
-        router(state),
-        tls::server_config(server_cert).expect("a usable certificate"),
-        shutdown.clone(),
-        Duration::from_secs(1),
-    ));
+    let server = app.spawn(shutdown.clone());
 
     let result = https_get(address, client_trusts, "/healthz").await;
 
     shutdown.cancel();
-    server
-        .await
-        .expect("the server task does not panic")
-        .expect("the server drains and stops");
+    server.stopped().await.expect("the server drains and stops");
     result
 }
 

@@ -1,5 +1,7 @@
-//! What the binary checks before it serves: the database is reachable, exists, and has the
-//! schema this build expects.
+//! What the binary checks before it serves (the database is reachable, exists, and has the
+//! schema this build expects; the configuration is valid), and how it serves: connections
+//! bounded in time and number, logs without colour codes when they go to a file or a pipe,
+//! and a clean stop on SIGTERM.
 
 use secrecy::SecretString;
 use shop_api::Config;
@@ -78,5 +80,172 @@ mod needs_postgres {
         .execute(server.pool())
         .await
         .unwrap();
+    }
+}
+
+/// The `shop-api` binary with no `SHOP_*` variable from the environment the tests run in.
+fn shop_api() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shop-api"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SHOP_") {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+#[test]
+fn a_malformed_config_file_stops_the_start_without_quoting_its_lines() {
+    let path = std::env::temp_dir().join(format!("shop-{}.toml", uuid::Uuid::new_v4()));
+    // The closing quote is missing: the TOML parser's own message would print this line.
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"postgres://shop:hunter2@db/shop\n",
+    )
+    .unwrap();
+    let output = shop_api().arg("--config").arg(&path).output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not valid TOML"), "{stderr}");
+    assert!(stderr.contains(":2:"), "the line is named: {stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the line is not quoted: {stderr}"
+    );
+}
+
+#[test]
+fn an_out_of_range_setting_stops_the_start_with_its_name() {
+    // Accepted once, this overflowed date arithmetic on the first sign-up.
+    let output = shop_api()
+        .env("SHOP_ACCESS_TOKEN_TTL_SECS", "18446744073709551615")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("SHOP_ACCESS_TOKEN_TTL_SECS"), "{stderr}");
+    assert!(stderr.contains("from 1 to 86400 seconds"), "{stderr}");
+}
+
+mod needs_postgres_serving {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    use crate::helpers::TestApp;
+
+    /// Waits for the server to close `stream`; false if it is still open after five seconds.
+    async fn closed_by_server(stream: &mut TcpStream) -> bool {
+        let mut buffer = [0_u8; 64];
+        tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+        let app = TestApp::spawn_with(|config| {
+            config.connections.header_read_timeout = Duration::from_millis(300);
+        })
+        .await;
+        let mut silent = TcpStream::connect(app.addr).await.unwrap();
+        assert!(
+            closed_by_server(&mut silent).await,
+            "a silent connection stayed open"
+        );
+        // The service still answers everyone else.
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn one_address_cannot_hold_more_connections_than_its_share() {
+        let app = TestApp::spawn_with(|config| {
+            config.connections.max_connections_per_ip = 2;
+            config.connections.header_read_timeout = Duration::from_secs(30);
+        })
+        .await;
+        let _first = TcpStream::connect(app.addr).await.unwrap();
+        let _second = TcpStream::connect(app.addr).await.unwrap();
+        // The server accepts in order; give it the two before the third arrives.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut third = TcpStream::connect(app.addr).await.unwrap();
+        assert!(
+            closed_by_server(&mut third).await,
+            "a third connection was kept"
+        );
+    }
+
+    /// The real binary, against a migrated database: it logs to a pipe without colour codes,
+    /// and stops cleanly (exit 0) on SIGTERM.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm() {
+        use sqlx::ConnectOptions;
+
+        let database = testkit::postgres().await;
+        shop_db::MIGRATOR.run(database.pool()).await.unwrap();
+        let url = database.connect_options().to_url_lossy().to_string();
+        let mut child = super::shop_api()
+            .env("SHOP_DATABASE_URL", &url)
+            .env("SHOP_LISTEN", "127.0.0.1:0")
+            .env("SHOP_MONGODB_URL", crate::helpers::UNREACHABLE_MONGODB)
+            .env("SHOP_ACCOUNTS__MAIL_ECHO", "false")
+            .env("RUST_LOG", "shop_api=info")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = tokio::task::spawn_blocking(move || {
+            let mut seen = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap_or_default();
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("listening on") {
+                    break;
+                }
+            }
+            seen
+        });
+        let log = tokio::time::timeout(Duration::from_secs(60), log)
+            .await
+            .expect("the service says where it listens within a minute")
+            .unwrap();
+        assert!(log.contains("listening on"), "{log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "ANSI escape codes in a piped log: {log:?}"
+        );
+
+        let terminated = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no exit after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{status:?}");
     }
 }
