@@ -43,6 +43,26 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The steps a demo's `--list` prints, as (number, title), read by running it with `--list`:
+/// `3  errors  One error format  [always runs]` gives ("3", "One error format"). A demo's
+/// full-run test checks that each ran under that heading (`Step 3 · One error format`).
+pub fn listed_steps(bin: &str) -> Vec<(String, String)> {
+    let output = run(bin, &["--list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            // The notes after the title: `[always runs]`, `[needs 5]`.
+            let line = line.split("  [").next().unwrap_or(line);
+            let mut words = line.split_whitespace();
+            let number = words.next().unwrap_or_default().to_owned();
+            let title: Vec<&str> = words.skip(1).collect();
+            (number, title.join(" "))
+        })
+        .collect()
+}
+
 /// A demo serving on a free loopback port (`--serve --addr 127.0.0.1:0`). Dropping it kills the
 /// process, so a failed assertion never leaves a server behind; [`Served::interrupt`] stops it
 /// the way a learner does, with Ctrl-C.

@@ -32,6 +32,8 @@
 
 pub mod cli;
 pub mod discover;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod standin;
 
 #[cfg(any(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use lesson_01::pipes::price_in_child;
 use lesson_01::price::{Sku, list_price};
-use testkit::cli::{run, text};
+use testkit::cli::{listed_steps, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-01");
 
@@ -43,23 +43,6 @@ async fn a_child_process_prices_skus_over_pipes() {
         );
     }
     assert_eq!(session.answers.len(), skus.len());
-}
-
-/// `--list`'s lines as (number, title): `3  channels  Channels: ...` gives ("3", "Channels: ...").
-fn listed_steps() -> Vec<(String, String)> {
-    let output = run(DEMO, &["--list"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    text(&output.stdout)
-        .lines()
-        .take_while(|line| !line.is_empty())
-        .map(|line| {
-            let line = line.trim_end_matches("[always runs]");
-            let mut words = line.split_whitespace();
-            let number = words.next().unwrap_or_default().to_owned();
-            let title: Vec<&str> = words.skip(1).collect();
-            (number, title.join(" "))
-        })
-        .collect()
 }
 
 #[test]
@@ -121,7 +104,7 @@ fn the_whole_story_runs_to_completion() {
     let output = run(DEMO, &[], &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    let listed = listed_steps();
+    let listed = listed_steps(DEMO);
     assert_eq!(listed.len(), 8, "{listed:?}");
     // Every step `--list` names runs, under the number and title `--list` gives it.
     for (number, title) in listed {

@@ -4,7 +4,7 @@
 //! `cargo test -p lesson-03 --test cli`
 
 use lesson_03::client::{ApiClient, Protocol};
-use testkit::cli::{Served, run, text};
+use testkit::cli::{Served, listed_steps, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-03");
 
@@ -53,7 +53,7 @@ fn the_whole_story_runs_to_completion() {
     let output = run(DEMO, &[], &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    let listed = listed_steps();
+    let listed = listed_steps(DEMO);
     assert_eq!(listed.len(), 7, "{listed:?}");
     // Every step `--list` names runs, under the number and title `--list` gives it.
     for (number, title) in listed {
@@ -62,23 +62,6 @@ fn the_whole_story_runs_to_completion() {
     }
     assert!(stdout.contains("HTTP/2.0"), "{stdout}");
     assert!(stdout.contains("Done in"), "{stdout}");
-}
-
-/// `--list`'s lines as (number, title): `3  errors  One error ...` gives ("3", "One error ...").
-fn listed_steps() -> Vec<(String, String)> {
-    let output = run(DEMO, &["--list"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    text(&output.stdout)
-        .lines()
-        .take_while(|line| !line.is_empty())
-        .map(|line| {
-            let line = line.trim_end_matches("[always runs]");
-            let mut words = line.split_whitespace();
-            let number = words.next().unwrap_or_default().to_owned();
-            let title: Vec<&str> = words.skip(1).collect();
-            (number, title.join(" "))
-        })
-        .collect()
 }
 
 #[test]

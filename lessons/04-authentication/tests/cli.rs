@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-use testkit::cli::{Served, command, run, text};
+use testkit::cli::{Served, command, listed_steps, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-04");
 
@@ -29,7 +29,7 @@ fn the_whole_story_runs_to_completion() {
         "{}\n{stdout}",
         text(&output.stderr)
     );
-    let listed = listed_steps();
+    let listed = listed_steps(DEMO);
     assert_eq!(listed.len(), 8, "{listed:?}");
     // Every step `--list` names runs, under the number and title `--list` gives it.
     for (number, title) in listed {
@@ -74,23 +74,6 @@ fn no_secret_is_ever_printed_whole() {
         "passwords print as •••"
     );
     assert!(all.contains("read from the environment"));
-}
-
-/// `--list`'s lines as (number, title): `4  forged-tokens  Tokens ...` gives ("4", "Tokens ...").
-fn listed_steps() -> Vec<(String, String)> {
-    let output = demo(&["--list"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    text(&output.stdout)
-        .lines()
-        .take_while(|line| !line.is_empty())
-        .map(|line| {
-            let line = line.trim_end_matches("[always runs]");
-            let mut words = line.split_whitespace();
-            let number = words.next().unwrap_or_default().to_owned();
-            let title: Vec<&str> = words.skip(1).collect();
-            (number, title.join(" "))
-        })
-        .collect()
 }
 
 #[test]

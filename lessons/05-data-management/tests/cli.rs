@@ -4,7 +4,7 @@
 //!
 //! `cargo test -p lesson-05 --test cli`
 
-use testkit::cli::{run, text};
+use testkit::cli::{listed_steps, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-05");
 
@@ -57,24 +57,6 @@ fn help_lists_the_options() {
     }
 }
 
-/// `--list`'s lines as (number, title): `3  cursors  Opaque cursors` gives ("3", "Opaque cursors").
-fn listed_steps() -> Vec<(String, String)> {
-    let output = run(DEMO, &["--list"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    text(&output.stdout)
-        .lines()
-        .take_while(|line| !line.is_empty())
-        .map(|line| {
-            let line = line.trim_end_matches("[always runs]");
-            let line = line.split("  [needs").next().unwrap_or(line);
-            let mut words = line.split_whitespace();
-            let number = words.next().unwrap_or_default().to_owned();
-            let title: Vec<&str> = words.skip(1).collect();
-            (number, title.join(" "))
-        })
-        .collect()
-}
-
 #[test]
 fn list_names_the_steps_and_what_each_needs() {
     let output = run(
@@ -117,7 +99,7 @@ fn needs_postgres_the_demo_runs_every_step_and_cleans_up() {
     let stdout = text(&output.stdout);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    let listed = listed_steps();
+    let listed = listed_steps(DEMO);
     assert_eq!(listed.len(), 7, "{listed:?}");
     // Every step `--list` names runs, under the number and title `--list` gives it.
     for (number, title) in listed {

@@ -4,7 +4,7 @@
 //!
 //! `cargo test -p lesson-06 --test cli`
 
-use testkit::cli::{Served, run, text};
+use testkit::cli::{Served, listed_steps, run, text};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_lesson-06");
 
@@ -27,7 +27,7 @@ fn needs_postgres_the_whole_story_runs_to_completion() {
         "{}\n{stdout}",
         text(&output.stderr)
     );
-    let listed = listed_steps();
+    let listed = listed_steps(DEMO);
     assert_eq!(listed.len(), 7, "{listed:?}");
     // Every step `--list` names runs, under the number and title `--list` gives it.
     for (number, title) in listed {
@@ -69,23 +69,6 @@ fn without_postgres_it_says_so_in_one_line_runs_the_rest_and_exits_1() {
     );
     assert!(stdout.contains("Step 7 · "), "{stdout}");
     assert!(!stdout.contains("panicked"), "{stdout}");
-}
-
-/// `--list`'s lines as (number, title): `3  tls  HTTPS: ...` gives ("3", "HTTPS: ...").
-fn listed_steps() -> Vec<(String, String)> {
-    let output = run(DEMO, &["--list"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    text(&output.stdout)
-        .lines()
-        .take_while(|line| !line.is_empty())
-        .map(|line| {
-            let line = line.trim_end_matches("[always runs]");
-            let mut words = line.split_whitespace();
-            let number = words.next().unwrap_or_default().to_owned();
-            let title: Vec<&str> = words.skip(1).collect();
-            (number, title.join(" "))
-        })
-        .collect()
 }
 
 #[test]

@@ -476,18 +476,7 @@ impl UserRepo {
         token_hash: &[u8],
         expires_at: OffsetDateTime,
     ) -> Result<(), DbError> {
-        sqlx::query!(
-            r#"
-            INSERT INTO email_verification_tokens (token_hash, user_id, email, expires_at)
-            VALUES ($1, $2, $3, $4)
-            "#,
-            token_hash,
-            id.as_uuid(),
-            email.as_str(),
-            expires_at,
-        )
-        .execute(&self.pool)
-        .await?;
+        insert_verification_token(&self.pool, id, email, token_hash, expires_at).await?;
         Ok(())
     }
 
@@ -625,6 +614,30 @@ impl UserRepo {
         Ok(erased)
     }
     // ANCHOR_END: erase
+}
+
+/// The statement behind [`UserRepo::add_verification_token`], on any executor: the pool, or
+/// the transaction of a sign-up that writes the account and its token together.
+pub async fn insert_verification_token<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    id: UserId,
+    email: &Email,
+    token_hash: &[u8],
+    expires_at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+            INSERT INTO email_verification_tokens (token_hash, user_id, email, expires_at)
+            VALUES ($1, $2, $3, $4)
+            "#,
+        token_hash,
+        id.as_uuid(),
+        email.as_str(),
+        expires_at,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -173,6 +173,14 @@ impl FieldError {
         }
     }
 
+    /// The JSON Pointer, for an error in the body; `None` for a parameter.
+    pub fn pointer(&self) -> Option<&str> {
+        match &self.location {
+            Location::Pointer(pointer) => Some(pointer),
+            Location::Parameter(_) => None,
+        }
+    }
+
     /// The pointer or the parameter's name, for a summary line.
     pub fn place(&self) -> &str {
         match &self.location {

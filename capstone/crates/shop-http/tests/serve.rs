@@ -104,19 +104,9 @@ async fn read_response<S: AsyncRead + Unpin>(stream: &mut S) -> String {
     head + &String::from_utf8_lossy(&body)
 }
 
-/// Waits until the server closes `stream`: a read returns end of file or a reset.
+/// Waits until the server closes `stream`.
 async fn closed_by_server(stream: &mut TcpStream) -> bool {
-    let mut buffer = [0_u8; 256];
-    timeout(CEILING, async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .is_ok()
+    testkit::net::closed_by_server(stream, CEILING).await
 }
 
 #[tokio::test]

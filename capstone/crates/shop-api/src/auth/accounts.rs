@@ -193,8 +193,8 @@ impl Accounts {
         };
         tracing::Span::current().record("user.id", tracing::field::display(user));
         let token = secret::generate();
-        registration::insert_verification_token(
-            &mut tx,
+        shop_db::users::insert_verification_token(
+            &mut *tx,
             user,
             &email,
             &secret::digest_secret(&token),

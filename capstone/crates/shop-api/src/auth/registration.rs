@@ -12,16 +12,16 @@
 //! - the account row and its token written in one transaction, which only commits once the
 //!   mail is handed over: a failure anywhere leaves no account that nobody can verify.
 //!
-//! The two statements are the accounts service's, not `shop_db::UserRepo`'s, because they
-//! must share a transaction with each other and with the mail, which the repository's methods
-//! (each on its own pool connection) cannot.
+//! Both statements run on the sign-up's transaction, which the repository's methods (each on
+//! its own pool connection) cannot share: the claim of the address is here, and the token's
+//! insert is `shop_db::users::insert_verification_token`, which takes any executor, so the
+//! repository and the sign-up use one statement.
 
 use secrecy::{ExposeSecret, SecretString};
 use shop_db::{DisplayName, PasswordHash};
 use shop_domain::{Email, UserId};
 use shop_http::{FieldError, FieldErrors};
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 
 use super::password;
 
@@ -100,32 +100,8 @@ pub(crate) async fn insert_user(
     Ok(inserted.map(UserId::from_uuid))
 }
 
-/// Stores the digest of a verification token for `user`, bound to `email`.
-pub(crate) async fn insert_verification_token(
-    connection: &mut PgConnection,
-    user: UserId,
-    email: &Email,
-    token_hash: &[u8],
-    expires_at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"
-        INSERT INTO email_verification_tokens (token_hash, user_id, email, expires_at)
-        VALUES ($1, $2, $3, $4)
-        "#,
-        token_hash,
-        user.as_uuid(),
-        email.as_str(),
-        expires_at,
-    )
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use shop_http::Location;
 
     use super::*;
 
@@ -140,13 +116,7 @@ mod tests {
     /// The JSON Pointer of every error into the body (`#/email`); an error naming a parameter
     /// instead is left out, and so fails the comparison.
     fn pointers(errors: &[FieldError]) -> Vec<&str> {
-        errors
-            .iter()
-            .filter_map(|e| match &e.location {
-                Location::Pointer(pointer) => Some(pointer.as_str()),
-                Location::Parameter(_) => None,
-            })
-            .collect()
+        errors.iter().filter_map(FieldError::pointer).collect()
     }
 
     #[test]

@@ -466,20 +466,13 @@ fn validate_import(body: ImportBody) -> Result<Vec<NewProduct>, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use shop_http::Location;
 
     use super::*;
 
     /// The JSON Pointer of every error (`#/price/currency`); an error naming a parameter
     /// instead is left out, and so fails the comparison.
     fn pointers(errors: &[FieldError]) -> Vec<&str> {
-        errors
-            .iter()
-            .filter_map(|e| match &e.location {
-                Location::Pointer(pointer) => Some(pointer.as_str()),
-                Location::Parameter(_) => None,
-            })
-            .collect()
+        errors.iter().filter_map(FieldError::pointer).collect()
     }
 
     fn patch(json: serde_json::Value) -> Result<ProductChanges, Vec<FieldError>> {

@@ -134,24 +134,13 @@ mod needs_postgres_serving {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
 
-    use tokio::io::AsyncReadExt;
     use tokio::net::TcpStream;
 
     use crate::helpers::TestApp;
 
     /// Waits for the server to close `stream`; false if it is still open after five seconds.
     async fn closed_by_server(stream: &mut TcpStream) -> bool {
-        let mut buffer = [0_u8; 64];
-        tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match stream.read(&mut buffer).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await
-        .is_ok()
+        testkit::net::closed_by_server(stream, Duration::from_secs(5)).await
     }
 
     #[tokio::test]
