@@ -92,6 +92,8 @@ pub struct Config {
     pub accounts: AccountSettings,
     /// Rate limits, login throttling, CORS and TLS (chapter 06).
     pub security: SecuritySettings,
+    /// Logs and trace export (chapter 07).
+    pub telemetry: TelemetrySettings,
 }
 // ANCHOR_END: config
 
@@ -110,6 +112,7 @@ impl Default for Config {
             connections: ConnectionSettings::default(),
             accounts: AccountSettings::default(),
             security: SecuritySettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }
@@ -264,6 +267,44 @@ impl Default for SecuritySettings {
             tls: TlsSetting::Off,
         }
     }
+}
+
+// ANCHOR: telemetry_settings
+/// The `[telemetry]` section (chapter 07). Metrics need no setting: `/metrics` is always there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `auto` (JSON lines, unless stdout is a terminal: then readable text), `json` or `text`.
+    pub log_format: LogFormat,
+    /// Which log lines are written, when `RUST_LOG` is unset (it wins, as everywhere in Rust).
+    #[serde(deserialize_with = "log_filter")]
+    pub log_filter: String,
+    /// The OTLP/HTTP traces URL of a collector, Jaeger or Tempo, for example
+    /// `http://127.0.0.1:4318/v1/traces`. Unset, no span leaves the process (trace ids still
+    /// propagate and appear in the logs).
+    #[serde(deserialize_with = "otlp_endpoint")]
+    pub otlp_endpoint: Option<String>,
+}
+// ANCHOR_END: telemetry_settings
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings {
+            log_format: LogFormat::Auto,
+            log_filter: "shop_api=info,shop_db=info,tower_http=info,warn".to_owned(),
+            otlp_endpoint: None,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Auto,
+    Json,
+    Text,
 }
 
 /// Where the TLS certificate comes from.
@@ -626,6 +667,33 @@ fn jwt_secret<'de, D: Deserializer<'de>>(
         )));
     }
     Ok(Some(SecretString::from(secret)))
+}
+
+fn log_filter<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let filter = String::deserialize(deserializer)?;
+    tracing_subscriber::EnvFilter::try_new(&filter).map_err(|error| {
+        de::Error::custom(format!(
+            "not a log filter ({error}); expected directives like shop_api=debug,warn"
+        ))
+    })?;
+    Ok(filter)
+}
+
+fn otlp_endpoint<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(deserializer)?;
+    if url.trim().is_empty() {
+        return Ok(None);
+    }
+    // A collector URL may carry credentials: the message says what is expected, never the URL.
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|_| de::Error::custom("not a URL (expected http://host:4318/v1/traces)"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(de::Error::custom(
+            "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:4318/v1/traces",
+        ));
+    }
+    Ok(Some(url))
 }
 
 /// A list of origins, or one comma-separated string of them (how a variable writes a list).

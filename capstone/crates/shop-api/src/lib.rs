@@ -40,6 +40,7 @@ pub mod seed;
 pub mod server;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 
 pub use config::{Config, ConfigError};
 pub use error::ApiError;

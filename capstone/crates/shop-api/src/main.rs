@@ -10,7 +10,6 @@
 //! that must be true before the first request (and is what the tests build through too), and
 //! `run_until_stopped`.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +19,6 @@ use clap::Parser;
 use shop_api::config::TlsSetting;
 use shop_api::{Application, Config, StartOptions, shutdown_signal};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// The shop's HTTP API: catalog and search, reviews, accounts and API keys.
 #[derive(Debug, Parser)]
@@ -47,7 +45,6 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -67,6 +64,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.tls_self_signed {
         config.security.tls = TlsSetting::SelfSigned;
     }
+    // Logs start once the configuration says how to write them; an error before this point
+    // goes to stderr through `main`. Dropped at the end of `run`, the guard sends the spans
+    // still queued.
+    let _telemetry = shop_api::telemetry::init(&config.telemetry, "shop-api")?;
     let options = StartOptions {
         migrate: cli.migrate,
         seed: cli.seed,
@@ -85,16 +86,3 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: run
-
-/// Human-readable logs on stderr, coloured only on a terminal (a file or a pipe gets plain
-/// text); `RUST_LOG` overrides the default filter, e.g.
-/// `RUST_LOG=shop_api=debug,shop_db=debug,tower_http=debug`.
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("shop_api=info,shop_db=info,tower_http=info,warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}

@@ -18,6 +18,7 @@ use crate::auth::{Accounts, Mailer, TokenKeys};
 use crate::config::Config;
 use crate::security::LoginThrottle;
 use crate::security::throttle::{Clock, ThrottlePolicy};
+use crate::telemetry::Observability;
 
 // ANCHOR: app_state
 /// Shared by all handlers through axum's `State` extractor.
@@ -37,6 +38,8 @@ pub struct AppState {
     /// Accounts: users, sessions, API keys, password hashing, mail, the login throttle.
     pub accounts: Accounts,
     pub config: Arc<Config>,
+    /// RED and business metrics, and their exposition at `/metrics` (chapter 07).
+    pub observability: Observability,
 }
 // ANCHOR_END: app_state
 
@@ -96,6 +99,7 @@ impl AppState {
             reviews: ReviewStore::new(&mongodb),
             mongodb,
             config: Arc::new(config),
+            observability: Observability::new(),
         })
     }
 }

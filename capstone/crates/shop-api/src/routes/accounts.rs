@@ -37,13 +37,14 @@ use shop_domain::{Email, ProductId, Role, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::accounts::{Export, TokenPair};
+use crate::auth::accounts::{AccountError, Export, TokenPair};
 use crate::auth::{CurrentUser, ProfileEdit, SignUp, SignedIn};
 use crate::error::ApiError;
 use crate::extract::{Json as JsonBody, Path};
 use crate::security::ClientIp;
 use crate::security::headers::no_store;
 use crate::state::AppState;
+use crate::telemetry::SignIn;
 
 // ANCHOR: routes
 /// The account routes, every response `no-store`.
@@ -190,8 +191,18 @@ async fn login(
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let pair = state.accounts.login(&body.email, body.password, ip).await?;
-    Ok(Json(pair.into()))
+    let result = state.accounts.login(&body.email, body.password, ip).await;
+    let outcome = match &result {
+        Ok(_) => Some(SignIn::success),
+        Err(AccountError::InvalidCredentials) => Some(SignIn::failure),
+        Err(AccountError::Throttled { .. }) => Some(SignIn::throttled),
+        // A database or hashing failure is not a sign-in outcome: the 5xx counts it.
+        Err(_) => None,
+    };
+    if let Some(outcome) = outcome {
+        state.observability.shop.sign_in(outcome);
+    }
+    Ok(Json(result?.into()))
 }
 // ANCHOR_END: login
 

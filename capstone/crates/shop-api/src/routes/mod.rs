@@ -11,18 +11,20 @@ mod reviews;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use shop_http::problem::problem_details;
+use shop_telemetry::metrics::RedLayer;
+use shop_telemetry::propagation::server_span;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 pub use accounts::{ApiKeyBody, ExportBody, ProfileBody, TokenBody};
 pub use admin_products::{ImportBody, ImportReportBody, NewProductBody, ProductPatchBody};
@@ -45,9 +47,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let security = state.config.security.clone();
+    let red = RedLayer::new(state.observability.http.clone());
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics))
         .route("/categories", get(catalog::categories))
         .route(
             "/categories/{slug}/products",
@@ -66,7 +70,8 @@ pub fn router(state: AppState) -> Router {
     // The rate limit sits on the routes, inside the middleware stack; CORS and the security
     // headers sit outside it (see `crate::security`).
     let routes = crate::security::with_rate_limit(routes, &security);
-    crate::security::with_edge_policies(with_middleware(routes, timeout), &security)
+    let routes = with_middleware(routes, timeout).layer(red);
+    crate::security::with_edge_policies(routes, &security)
 }
 // ANCHOR_END: router
 
@@ -83,8 +88,8 @@ fn with_middleware(routes: Router, timeout: Duration) -> Router {
         // are not logged again here: ApiError logs each 5xx once, with its cause.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .make_span_with(server_span)
+                .on_response(record_status)
                 .on_failure(()),
         )
         // Echo the id in the response, so a client can quote it in a bug report.
@@ -105,18 +110,21 @@ fn with_middleware(routes: Router, timeout: Duration) -> Router {
 }
 // ANCHOR_END: middleware
 
-fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        uri = %request.uri(),
-        request_id,
-    )
+/// `GET /metrics`: every series in Prometheus's text format. Like `/healthz` it is open on
+/// the service's own port, which suits a laptop and a private network; in production the
+/// gateway in front does not route it, and Prometheus scrapes each instance directly.
+async fn metrics(State(state): State<AppState>) -> Response {
+    state.observability.exposition.response()
+}
+
+/// Records the status on the request's span, where the log lines and the trace both see it.
+fn record_status<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    span.record("http.response.status_code", response.status().as_u16());
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "answered"
+    );
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod products;
 mod reviews;
 mod security;
 mod startup;
+mod telemetry;
 
 use reqwest::Response;
 use serde_json::Value;

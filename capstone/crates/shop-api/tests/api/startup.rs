@@ -176,11 +176,11 @@ mod needs_postgres_serving {
         );
     }
 
-    /// The real binary, against a migrated database: it logs to a pipe without colour codes,
-    /// and stops cleanly (exit 0) on SIGTERM.
+    /// The real binary, against a migrated database: in a pipe it logs JSON lines to stdout
+    /// (chapter 07), and it stops cleanly (exit 0) on SIGTERM.
     #[cfg(unix)]
     #[tokio::test]
-    async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm() {
+    async fn the_binary_logs_json_lines_to_a_pipe_and_stops_on_sigterm() {
         use sqlx::ConnectOptions;
 
         let database = testkit::postgres().await;
@@ -192,32 +192,44 @@ mod needs_postgres_serving {
             .env("SHOP_MONGODB_URL", crate::helpers::UNREACHABLE_MONGODB)
             .env("SHOP_ACCOUNTS__MAIL_ECHO", "false")
             .env("RUST_LOG", "shop_api=info")
-            .stderr(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = tokio::task::spawn_blocking(move || {
-            let mut seen = String::new();
-            for line in BufReader::new(stderr).lines() {
-                let line = line.unwrap_or_default();
-                seen.push_str(&line);
-                seen.push('\n');
-                if line.contains("listening on") {
+        let stdout = child.stdout.take().unwrap();
+        let (lines, mut received) = tokio::sync::mpsc::unbounded_channel();
+        // A blocking reader, which ends when the child closes its stdout (it exits, or the test
+        // kills it below): never left blocking the runtime's shutdown.
+        tokio::task::spawn_blocking(move || {
+            for line in BufReader::new(stdout).lines() {
+                if lines.send(line.unwrap_or_default()).is_err() {
                     break;
                 }
             }
-            seen
         });
-        let log = tokio::time::timeout(Duration::from_secs(60), log)
-            .await
-            .expect("the service says where it listens within a minute")
-            .unwrap();
-        assert!(log.contains("listening on"), "{log}");
-        assert!(
-            !log.contains('\u{1b}'),
-            "ANSI escape codes in a piped log: {log:?}"
-        );
+        let mut seen = Vec::new();
+        let listening = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = received.recv().await {
+                let found = line.contains("listening on");
+                seen.push(line);
+                if found {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if listening != Ok(true) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the service did not say where it listens within a minute: {seen:#?}");
+        }
+        for line in &seen {
+            let parsed: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line:?}"));
+            assert!(parsed["timestamp"].is_string(), "{line}");
+            assert!(parsed["level"].is_string(), "{line}");
+        }
 
         let terminated = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

@@ -1,0 +1,116 @@
+//! The shop's telemetry: the RED metrics of every request (from `shop-telemetry`), the
+//! business metrics only this service can count, and the `/metrics` endpoint Prometheus
+//! scrapes (chapter 07).
+//!
+//! Each [`AppState`](crate::AppState) has its own registry, never a global one, so tests
+//! running side by side in one process each see only their own counts.
+
+use std::io::IsTerminal;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use shop_telemetry::logs::Format;
+use shop_telemetry::metrics::{Exposition, HttpMetrics};
+use shop_telemetry::setup::{self, Settings, SetupError, Telemetry};
+
+use crate::config::{LogFormat, TelemetrySettings};
+
+// ANCHOR: init
+/// Installs the process's logging and tracing from the `[telemetry]` settings; the returned
+/// guard flushes queued spans when dropped.
+pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry, SetupError> {
+    let format = match settings.log_format {
+        LogFormat::Json => Format::Json,
+        LogFormat::Text => Format::Text,
+        LogFormat::Auto if std::io::stdout().is_terminal() => Format::Text,
+        LogFormat::Auto => Format::Json,
+    };
+    setup::init(&Settings {
+        service: service.to_owned(),
+        format,
+        default_filter: settings.log_filter.clone(),
+        otlp_endpoint: settings.otlp_endpoint.clone(),
+    })
+}
+// ANCHOR_END: init
+
+/// How a sign-in ended, as a metric label.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // label values are written as they appear in PromQL
+pub enum SignIn {
+    success,
+    failure,
+    throttled,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignInLabels {
+    outcome: SignIn,
+}
+
+// ANCHOR: business_metrics
+/// Counts what the business asks about, beside what the HTTP layer already counts: a spike
+/// of failed sign-ins is credential stuffing long before it is a 5xx.
+#[derive(Clone, Debug)]
+pub struct ShopMetrics {
+    sign_ins: Family<SignInLabels, Counter>,
+}
+
+impl ShopMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let metrics = ShopMetrics {
+            sign_ins: Family::default(),
+        };
+        registry.register(
+            "shop_sign_ins",
+            "Sign-in attempts by outcome: success, failure (wrong address or password), throttled",
+            metrics.sign_ins.clone(),
+        );
+        metrics
+    }
+
+    pub fn sign_in(&self, outcome: SignIn) {
+        self.sign_ins.get_or_create(&SignInLabels { outcome }).inc();
+    }
+
+    /// Sign-ins with this outcome so far.
+    pub fn sign_ins(&self, outcome: SignIn) -> u64 {
+        self.sign_ins.get_or_create(&SignInLabels { outcome }).get()
+    }
+}
+// ANCHOR_END: business_metrics
+
+/// The service's metrics, registered together and exposed together.
+#[derive(Clone)]
+pub struct Observability {
+    pub http: HttpMetrics,
+    pub shop: ShopMetrics,
+    pub exposition: Exposition,
+}
+
+impl Observability {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let http = HttpMetrics::register(&mut registry);
+        let shop = ShopMetrics::register(&mut registry);
+        Observability {
+            http,
+            shop,
+            exposition: Exposition::new(registry),
+        }
+    }
+}
+
+impl Default for Observability {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Observability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observability")
+    }
+}
