@@ -291,7 +291,8 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         TelemetrySettings {
             log_format: LogFormat::Auto,
-            log_filter: "shop_api=info,shop_db=info,tower_http=info,warn".to_owned(),
+            log_filter: "shop_api=info,shop_db=info,shop_telemetry=info,tower_http=info,warn"
+                .to_owned(),
             otlp_endpoint: None,
         }
     }

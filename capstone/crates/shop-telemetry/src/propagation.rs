@@ -119,6 +119,10 @@ pub fn outgoing() -> HeaderMap {
 /// (the template, so traces group by endpoint); `user_id` and the response status are filled
 /// in later with `Span::record`. Use it with tower-http's
 /// `TraceLayer::new_for_http().make_span_with(server_span)`.
+///
+/// Its target is `shop_telemetry::propagation`, so a service's log filter must let
+/// `shop_telemetry=info` through: a filtered-out span is not created at all, and the request
+/// then has no trace and its log lines no `request_id`.
 pub fn server_span<B>(request: &Request<B>) -> Span {
     let method = method_label(request.method());
     let route = route_label(request);
