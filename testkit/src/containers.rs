@@ -20,13 +20,15 @@ static REDIS: OnceCell<Option<(ContainerAsync<GenericImage>, String)>> = OnceCel
 static RABBITMQ: OnceCell<Option<(ContainerAsync<GenericImage>, String)>> = OnceCell::const_new();
 static MONGODB: OnceCell<Option<(ContainerAsync<GenericImage>, String)>> = OnceCell::const_new();
 
-/// Starts (once per test binary) a container for `service`; `None` without a Docker engine.
+/// Starts (once per test binary) a container for `service`; `None` without a Docker engine,
+/// and for Prometheus, which tests run as a program of their own (see [`crate::prometheus`]).
 pub async fn start(service: Service) -> Option<Endpoint> {
     let cell = match service {
         Service::Postgres => &POSTGRES,
         Service::Redis => &REDIS,
         Service::RabbitMq => &RABBITMQ,
         Service::MongoDb => &MONGODB,
+        Service::Prometheus => return None,
     };
     let started = cell.get_or_init(|| launch(service)).await;
     started.as_ref().map(|(_, url)| Endpoint {
@@ -50,6 +52,7 @@ async fn launch(service: Service) -> Option<(ContainerAsync<GenericImage>, Strin
         Service::Redis => ("redis", "8-alpine", "Ready to accept connections"),
         Service::RabbitMq => ("rabbitmq", "4-management-alpine", "Server startup complete"),
         Service::MongoDb => ("mongo", "8", "Waiting for connections"),
+        Service::Prometheus => return None,
     };
     let port = service.default_port();
     let mut request = GenericImage::new(image, tag)

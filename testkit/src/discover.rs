@@ -8,10 +8,17 @@
 //! The third step, a throwaway container, needs an async Docker client and lives in
 //! [`crate::containers`]. `xtask` uses this module for `services status` and for deciding which
 //! tests to skip, so what the runner reports and what a test sees cannot disagree.
+//!
+//! Prometheus is the exception: a test does not share a server with other tests, it starts a
+//! private one ([`crate::prometheus`]), so what must be there is the `prometheus` *program*.
+//! Its "URL variable" is `PROMETHEUS_BIN` (a path or a command name; set, it is used or
+//! nothing), then `prometheus` on `PATH`, then `/usr/bin/prometheus`; each candidate must answer
+//! `--version`. The endpoint's `url` is then that program's path.
 
 use std::fmt;
+use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -23,14 +30,17 @@ pub enum Service {
     Redis,
     RabbitMq,
     MongoDb,
+    /// The `prometheus` program, from which each test starts a private server.
+    Prometheus,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Postgres,
         Service::Redis,
         Service::RabbitMq,
         Service::MongoDb,
+        Service::Prometheus,
     ];
 
     /// The short name used on the command line (`--require postgres,redis`) and in
@@ -41,6 +51,7 @@ impl Service {
             Service::Redis => "redis",
             Service::RabbitMq => "rabbitmq",
             Service::MongoDb => "mongodb",
+            Service::Prometheus => "prometheus",
         }
     }
 
@@ -50,26 +61,32 @@ impl Service {
             Service::Redis => "Redis",
             Service::RabbitMq => "RabbitMQ",
             Service::MongoDb => "MongoDB",
+            Service::Prometheus => "Prometheus",
         }
     }
 
+    /// The variable that names the service: a URL, or for Prometheus the program.
     pub fn env_var(self) -> &'static str {
         match self {
             Service::Postgres => "DATABASE_URL",
             Service::Redis => "REDIS_URL",
             Service::RabbitMq => "AMQP_URL",
             Service::MongoDb => "MONGODB_URL",
+            Service::Prometheus => "PROMETHEUS_BIN",
         }
     }
 
     /// The URL of a server on its default local port, with the credentials that
-    /// `docker-compose.yml` sets (a trust-auth PostgreSQL ignores the password).
+    /// `docker-compose.yml` sets (a trust-auth PostgreSQL ignores the password). For
+    /// Prometheus, the long-running server of `cargo xtask services up` and docker compose,
+    /// which tests do not use (see the module docs).
     pub fn default_url(self) -> &'static str {
         match self {
             Service::Postgres => "postgres://postgres:postgres@127.0.0.1:5432/postgres",
             Service::Redis => "redis://127.0.0.1:6379",
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::MongoDb => "mongodb://127.0.0.1:27017",
+            Service::Prometheus => "http://127.0.0.1:9090",
         }
     }
 
@@ -79,6 +96,7 @@ impl Service {
             Service::Redis => 6379,
             Service::RabbitMq => 5672,
             Service::MongoDb => 27017,
+            Service::Prometheus => 9090,
         }
     }
 
@@ -90,7 +108,20 @@ impl Service {
             Service::Redis => "needs_redis",
             Service::RabbitMq => "needs_rabbitmq",
             Service::MongoDb => "needs_mongodb",
+            Service::Prometheus => "needs_prometheus",
         }
+    }
+
+    /// Is what a test needs a program on this machine (Prometheus) rather than a server it
+    /// connects to? Such a service is "installed" or not, and no container can stand in for
+    /// it, since the test runs the program itself.
+    pub fn is_program(self) -> bool {
+        matches!(self, Service::Prometheus)
+    }
+
+    /// Can testkit's `containers` feature start a throwaway container for it?
+    pub fn has_test_container(self) -> bool {
+        !self.is_program()
     }
 }
 
@@ -136,6 +167,8 @@ pub enum Origin {
     EnvVar,
     DefaultPort,
     Container,
+    /// A program found on `PATH` or at its usual place (Prometheus).
+    Installed,
 }
 
 /// A service that answered, and the URL to reach it.
@@ -152,6 +185,7 @@ impl fmt::Display for Endpoint {
             Origin::EnvVar => format!("from {}", self.service.env_var()),
             Origin::DefaultPort => "default port".to_owned(),
             Origin::Container => "throwaway container".to_owned(),
+            Origin::Installed => "installed".to_owned(),
         };
         write!(f, "{} ({how})", redact(&self.url))
     }
@@ -166,12 +200,12 @@ pub struct Unavailable {
 
 impl fmt::Display for Unavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} is not reachable ({})",
-            self.service,
-            self.tried.join("; ")
-        )
+        let state = if self.service.is_program() {
+            "not installed"
+        } else {
+            "not reachable"
+        };
+        write!(f, "{} is {state} ({})", self.service, self.tried.join("; "))
     }
 }
 
@@ -181,8 +215,12 @@ impl std::error::Error for Unavailable {}
 /// keeps `cargo xtask services status` snappy when everything is down.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
 
-/// Steps 1 and 2 of discovery: the URL variable, else the default local port.
+/// Steps 1 and 2 of discovery: the URL variable, else the default local port (for
+/// Prometheus: the program, see the module docs).
 pub fn locate(service: Service) -> Result<Endpoint, Unavailable> {
+    if service == Service::Prometheus {
+        return locate_prometheus();
+    }
     let var = service.env_var();
     if let Ok(url) = std::env::var(var)
         && !url.trim().is_empty()
@@ -213,6 +251,128 @@ pub fn locate(service: Service) -> Result<Endpoint, Unavailable> {
                 format!("127.0.0.1:{} {why}", service.default_port()),
             ],
         }),
+    }
+}
+
+/// Where Debian's and Ubuntu's package puts it, for a `PATH` that lacks `/usr/bin`.
+const PROMETHEUS_USUAL_PATH: &str = "/usr/bin/prometheus";
+
+/// `PROMETHEUS_BIN`, else `prometheus` on `PATH`, else [`PROMETHEUS_USUAL_PATH`]; the first
+/// candidate that exists must answer `--version`.
+fn locate_prometheus() -> Result<Endpoint, Unavailable> {
+    let service = Service::Prometheus;
+    let var = service.env_var();
+    if let Ok(named) = std::env::var(var)
+        && !named.trim().is_empty()
+    {
+        // A bare name is looked up on PATH, as a shell would.
+        let program = if named.contains('/') {
+            PathBuf::from(&named)
+        } else {
+            find_on_path(&named).unwrap_or_else(|| PathBuf::from(&named))
+        };
+        return match prometheus_version(&program) {
+            Ok(_) => Ok(Endpoint {
+                service,
+                url: program.display().to_string(),
+                origin: Origin::EnvVar,
+            }),
+            Err(why) => Err(Unavailable {
+                service,
+                tried: vec![format!("{var}={named} {why}")],
+            }),
+        };
+    }
+    let mut tried = vec![format!("{var} is unset")];
+    let candidates = [
+        find_on_path("prometheus"),
+        Some(PathBuf::from(PROMETHEUS_USUAL_PATH)),
+    ];
+    for program in candidates.into_iter().flatten() {
+        if !program.is_file() {
+            continue;
+        }
+        match prometheus_version(&program) {
+            Ok(_) => {
+                return Ok(Endpoint {
+                    service,
+                    url: program.display().to_string(),
+                    origin: Origin::Installed,
+                });
+            }
+            Err(why) => tried.push(format!("{} {why}", program.display())),
+        }
+    }
+    if tried.len() == 1 {
+        tried.push(format!(
+            "no `prometheus` on PATH nor at {PROMETHEUS_USUAL_PATH}"
+        ));
+    }
+    Err(Unavailable { service, tried })
+}
+
+/// The version line of a Prometheus program (`prometheus, version 2.42.0 (...)`), or why it
+/// is not one. Bounded: a program that hangs on `--version` is reported, not waited for.
+pub fn prometheus_version(program: &Path) -> Result<String, String> {
+    let output = run_bounded(
+        Command::new(program).arg("--version"),
+        Duration::from_secs(10),
+    )?;
+    let first = output.lines().next().unwrap_or_default().trim();
+    if first.starts_with("prometheus, version") {
+        Ok(first.to_owned())
+    } else {
+        Err(format!(
+            "is not Prometheus (`--version` said {:?})",
+            first.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
+/// The first `name` in a directory of `PATH` (and /usr/sbin, see [`command_exists`]).
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&paths)
+        .chain(["/usr/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs `command` to completion within `limit`, returning what it printed (stdout, then
+/// stderr) when it succeeded.
+fn run_bounded(command: &mut Command, limit: Duration) -> Result<String, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not be run: {e}"))?;
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not answer within {} s", limit.as_secs()));
+            }
+            Err(e) => return Err(format!("could not be waited for: {e}")),
+        }
+    };
+    // Version banners are far smaller than a pipe's buffer, so reading after the exit
+    // cannot have blocked the child.
+    let mut printed = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut printed);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut printed);
+    }
+    if status.success() {
+        Ok(printed)
+    } else {
+        Err(format!("failed ({status})"))
     }
 }
 
@@ -311,6 +471,10 @@ pub fn docker_engine_answers() -> bool {
 /// The exact commands that start (or install, then start) `service` on this machine. The
 /// runner prints them beside every skipped test; `cargo xtask services` prints them too.
 pub fn how_to_start(service: Service) -> Vec<String> {
+    // Tests run the program themselves, so a Prometheus container would not help them.
+    if service == Service::Prometheus {
+        return how_to_install_prometheus();
+    }
     if docker_engine_answers() {
         return vec![format!("docker compose up -d --wait {}", service.name())];
     }
@@ -367,16 +531,36 @@ pub fn how_to_start(service: Service) -> Vec<String> {
     }
 }
 
+/// How to get the `prometheus` program (tests start private servers from it; nothing needs
+/// to run).
+fn how_to_install_prometheus() -> Vec<String> {
+    let sudo = if is_root() { "" } else { "sudo " };
+    let then = "tests start their own private Prometheus from it; nothing needs to run";
+    if command_exists("apt-get") {
+        vec![
+            format!("{sudo}apt-get install -y prometheus   # {then}"),
+            "or `cargo xtask services up`, which installs it where it may (root, or sudo \
+             without a password)"
+                .to_owned(),
+        ]
+    } else if command_exists("brew") {
+        vec![format!("brew install prometheus   # {then}")]
+    } else {
+        vec![format!(
+            "download Prometheus from https://prometheus.io/download/ and put `prometheus` on \
+             PATH, or name it in PROMETHEUS_BIN ({then})"
+        )]
+    }
+}
+
 /// Is `cmd` installed? Looks on PATH and in /usr/sbin, where Debian puts `rabbitmq-server` and
 /// which is not on an ordinary user's PATH.
 pub fn command_exists(cmd: &str) -> bool {
-    let paths = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&paths)
-        .chain(["/usr/sbin".into()])
-        .any(|dir| dir.join(cmd).is_file())
+    find_on_path(cmd).is_some()
 }
 
-fn is_root() -> bool {
+/// Are we root? (The heuristic the start commands' `sudo` prefix uses.)
+pub fn is_root() -> bool {
     // No libc call needed: root's home is /root on every Linux we support, and HOME tells.
     std::env::var_os("USER").is_some_and(|u| u == "root")
         || std::env::var_os("HOME").is_some_and(|h| h == "/root")
@@ -418,8 +602,13 @@ pub fn check_marker(service: Service) {
 pub fn unavailable_panic(why: &Unavailable) -> ! {
     let name = current_test_name().unwrap_or_else(|| "this test".to_owned());
     let start = how_to_start(why.service).join("\n    ");
+    let verb = if why.service.is_program() {
+        "Install"
+    } else {
+        "Start"
+    };
     panic!(
-        "`{name}` cannot run: {why}.\n  Start it with:\n    {start}\n  or run the suite through \
+        "`{name}` cannot run: {why}.\n  {verb} it with:\n    {start}\n  or run the suite through \
          `cargo xtask test`, which skips tests whose service is down and lists them."
     )
 }
@@ -479,7 +668,7 @@ mod tests {
         let err = "postgress".parse::<Service>().unwrap_err();
         assert!(
             err.to_string()
-                .contains("known: postgres, redis, rabbitmq, mongodb")
+                .contains("known: postgres, redis, rabbitmq, mongodb, prometheus")
         );
     }
 
@@ -506,6 +695,53 @@ mod tests {
             .unwrap();
         let err = probe("127.0.0.1", port).unwrap_err();
         assert!(err.starts_with("does not answer"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_program_is_prometheus_only_if_its_version_says_so() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("testkit-fake-prom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = |name: &str, body: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        let real = fake(
+            "prometheus",
+            "echo 'prometheus, version 2.42.0+ds (branch: debian/sid)'; echo '  go version: go1.19'",
+        );
+        let impostor = fake("other", "echo 'other 1.0'");
+        let broken = fake("broken", "exit 3");
+
+        assert_eq!(
+            prometheus_version(&real).as_deref(),
+            Ok("prometheus, version 2.42.0+ds (branch: debian/sid)")
+        );
+        let err = prometheus_version(&impostor).unwrap_err();
+        assert!(err.contains("is not Prometheus"), "{err}");
+        let err = prometheus_version(&broken).unwrap_err();
+        assert!(err.starts_with("failed"), "{err}");
+        let err = prometheus_version(&dir.join("missing")).unwrap_err();
+        assert!(err.starts_with("could not be run"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn prometheus_is_a_program_and_has_no_container() {
+        assert!(Service::Prometheus.is_program());
+        assert!(!Service::Prometheus.has_test_container());
+        assert!(Service::ALL[..4].iter().all(|s| s.has_test_container()));
+        let missing = Unavailable {
+            service: Service::Prometheus,
+            tried: vec!["PROMETHEUS_BIN is unset".to_owned()],
+        };
+        assert!(missing.to_string().contains("Prometheus is not installed"));
+        // Tests need the program, so its remedy is an installation, never a container.
+        let remedy = how_to_start(Service::Prometheus).join("\n");
+        assert!(!remedy.contains("docker"), "{remedy}");
     }
 
     #[test]

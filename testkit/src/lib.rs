@@ -18,7 +18,7 @@
 //!    then its default local port, then (feature `containers`) a throwaway container when a
 //!    Docker engine answers.
 //! 2. **Naming**: a live test's name contains `needs_<service>` (`needs_postgres`, `needs_redis`,
-//!    `needs_rabbitmq`, `needs_mongodb`), as a module or in the function name. That is how
+//!    `needs_rabbitmq`, `needs_mongodb`, `needs_prometheus`), as a module or in the function name. That is how
 //!    `cargo xtask test` skips, lists and counts the tests whose service is down, without
 //!    compiling anything differently. testkit checks the rule at run time, so it cannot drift.
 //!    A test that needs what only a real MongoDB server does (transactions, query plans) says
@@ -29,11 +29,20 @@
 //! binary from its CLI test) uses only `std`, so `xtask` shares it without compiling any
 //! database client; each client lives behind a feature of the same name. The `postgres`
 //! feature also brings `demo_db`, the throwaway database of the lessons' demos.
+//!
+//! Observability (lesson 07) adds two features. `prometheus`: `testkit::prometheus` starts a
+//! private Prometheus server per test (tests named `needs_prometheus`, skipped where the
+//! `prometheus` program is not installed). `otlp`: `testkit::otlp` is an OTLP/HTTP trace
+//! receiver, so a test can see the spans a service exports, and prints them as a tree.
 
 pub mod cli;
 pub mod discover;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod standin;
 
 #[cfg(any(

@@ -9,10 +9,12 @@
 
 mod book;
 mod cargo;
+mod daemon;
 mod doctor;
 mod exercise;
 mod learner;
 mod plan;
+mod prometheus;
 mod services;
 mod sqlx_data;
 mod standin;
@@ -71,8 +73,8 @@ enum Command {
         #[arg(long, conflicts_with = "record_stub")]
         mutants: bool,
     },
-    /// Every crate's tests, the sqlx data check, verify and (where mdBook is installed) the
-    /// book; tests whose service is down are skipped and listed
+    /// Every crate's tests, the sqlx data check, the alert rules' checks (promtool), verify and
+    /// (where mdBook is installed) the book; tests whose service is down are skipped and listed
     Test {
         /// Fail (instead of skipping their tests) when these services are not reachable
         #[arg(long, value_delimiter = ',', value_name = "SERVICE,...")]
@@ -98,7 +100,7 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Start, stop or inspect PostgreSQL, Redis, RabbitMQ and MongoDB
+    /// Start, stop or inspect PostgreSQL, Redis, RabbitMQ, MongoDB and Prometheus
     Services {
         #[command(subcommand)]
         action: ServicesAction,
@@ -122,9 +124,10 @@ enum Command {
 #[derive(Subcommand, Clone, Copy)]
 enum ServicesAction {
     /// Start them: with Docker via docker compose, otherwise say how for each missing one
-    /// (and start the MongoDB stand-in where no MongoDB server is installed)
+    /// (and start the MongoDB stand-in where no MongoDB server is installed, and Prometheus on
+    /// 127.0.0.1:9090, installing it with apt-get where allowed)
     Up,
-    /// Stop them (docker compose down, volumes kept) and the MongoDB stand-in
+    /// Stop them (docker compose down, volumes kept), the MongoDB stand-in and Prometheus
     Down,
     /// Which services answer, where, and how to start the others
     Status,

@@ -32,13 +32,18 @@ pub struct Skip {
 
 impl Skip {
     fn service_down(service: Service) -> Self {
+        let (state, verb) = if service.is_program() {
+            ("not installed", "install")
+        } else {
+            ("not reachable", "start")
+        };
         Skip {
             service,
             marker: service.test_marker(),
-            reason: format!("{service} is not reachable"),
+            reason: format!("{service} is {state}"),
             remedy: discover::how_to_start(service)
                 .into_iter()
-                .map(|c| format!("start {service} with: {c}"))
+                .map(|c| format!("{verb} {service} with: {c}"))
                 .collect(),
         }
     }
@@ -66,17 +71,18 @@ impl Skip {
 
 impl Plan {
     /// The plan for what was found: `missing` services, the MongoDB stand-in's description
-    /// when it is what answers for MongoDB, and whether a Docker engine answers.
+    /// when it is what answers for MongoDB, and whether a Docker engine answers. A missing
+    /// program (Prometheus) is skipped even with Docker: its tests run the program itself.
     pub fn decide(missing: &[Service], mongodb_stand_in: Option<&str>, docker: bool) -> Self {
         let mut plan = Plan {
             missing: missing.to_vec(),
             ..Plan::default()
         };
-        if !missing.is_empty() {
-            if docker {
+        for &service in missing {
+            if docker && service.has_test_container() {
                 plan.containers = true;
             } else {
-                plan.skips = missing.iter().copied().map(Skip::service_down).collect();
+                plan.skips.push(Skip::service_down(service));
             }
         }
         if let Some(what) = mongodb_stand_in {
@@ -88,7 +94,8 @@ impl Plan {
     /// Looks at the machine (printing one line per service) and decides.
     pub fn detect() -> Self {
         let report = crate::services::report();
-        let docker = !report.missing.is_empty() && discover::docker_engine_answers();
+        let docker = report.missing.iter().any(|s| s.has_test_container())
+            && discover::docker_engine_answers();
         if docker {
             println!(
                 "  A Docker engine answers: testkit will start containers for the missing ones."
@@ -141,8 +148,11 @@ impl Plan {
         } else if down.is_empty() {
             "all reachable".to_owned()
         } else {
-            format!("not reachable, tests skipped: {}", down.join(", "))
+            format!("missing, tests skipped: {}", down.join(", "))
         };
+        if self.containers && !down.is_empty() {
+            detail.push_str(&format!("; tests skipped: {}", down.join(", ")));
+        }
         if self.skips.iter().any(|s| !s.is_service_down()) {
             detail.push_str("; MongoDB is the stand-in");
         }
@@ -199,6 +209,24 @@ mod tests {
         assert!(plan.answers(Service::Redis));
         // A package without testkit cannot be given its feature.
         assert!(plan.test_args(false).features.is_empty());
+    }
+
+    #[test]
+    fn a_missing_prometheus_is_skipped_even_with_docker() {
+        let plan = Plan::decide(&[Service::Postgres, Service::Prometheus], None, true);
+        // PostgreSQL gets containers; no container can give a test the prometheus program.
+        assert!(plan.containers);
+        assert!(!plan.is_down(Service::Postgres));
+        assert!(plan.is_down(Service::Prometheus));
+        let args = plan.test_args(true);
+        assert_eq!(args.libtest, vec!["--skip", "needs_prometheus"]);
+        assert_eq!(args.features, vec!["testkit/containers"]);
+        assert!(plan.skips[0].reason.contains("not installed"));
+        assert!(
+            plan.describe().contains("tests skipped: Prometheus"),
+            "{}",
+            plan.describe()
+        );
     }
 
     #[test]

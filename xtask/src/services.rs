@@ -5,15 +5,18 @@
 //! already runs (the same discovery the tests use) and print, for each missing service, the
 //! exact command that starts or installs it on this machine.
 //!
-//! One exception: MongoDB. Where no MongoDB server answers and no Docker engine could run
+//! Two exceptions. MongoDB: where no MongoDB server answers and no Docker engine could run
 //! one, `up` starts the workspace's MongoDB stand-in (see [`crate::standin`]), a user-level
-//! process under `target/`, and every report names it as the stand-in it is.
+//! process under `target/`, and every report names it as the stand-in it is. Prometheus: what
+//! the tests need is the program, which `up` installs with apt-get where it may (root, or a
+//! sudo without password), and without Docker `up` also starts a long-running Prometheus on
+//! 127.0.0.1:9090 for the learner (see [`crate::prometheus`]).
 
 use anyhow::{Result, bail};
 use testkit::discover::{self, Service};
 use testkit::standin::{MongoFlavor, mongodb_flavor_at};
 
-use crate::{cargo, standin, ui};
+use crate::{cargo, prometheus, standin, ui};
 
 /// What [`report`] found.
 pub struct Report {
@@ -61,6 +64,12 @@ pub fn report() -> Report {
                 ]);
                 found.mongodb_stand_in = Some(what);
             }
+            // Tests run the program; the long-running server is the learner's, so say both.
+            None if service == Service::Prometheus => rows.push(vec![
+                ui::green("✔"),
+                service.display_name().to_owned(),
+                format!("{endpoint}; {}", prometheus::server_state()),
+            ]),
             None => rows.push(vec![
                 ui::green("✔"),
                 service.display_name().to_owned(),
@@ -70,7 +79,12 @@ pub fn report() -> Report {
     }
     print!("{}", ui::table(&rows));
     for service in &found.missing {
-        println!("\n  To start {service}:");
+        let verb = if service.is_program() {
+            "install"
+        } else {
+            "start"
+        };
+        println!("\n  To {verb} {service}:");
         for command in discover::how_to_start(*service) {
             println!("    {command}");
         }
@@ -103,10 +117,13 @@ pub fn status() -> Result<()> {
 pub fn up() -> Result<()> {
     if discover::docker_engine_answers() {
         docker_compose(&["up", "-d", "--wait"])?;
+        // Compose runs the learner's Prometheus; the tests still need the program.
+        prometheus::ensure_installed();
     } else {
         println!(
-            "No Docker engine answers, so nothing is started for you but the MongoDB stand-in;\n\
-             looking for services that already run (URL variables, then default ports):\n"
+            "No Docker engine answers, so nothing is started for you but the MongoDB stand-in\n\
+             and Prometheus; looking for services that already run (URL variables, then\n\
+             default ports):\n"
         );
         // A real MongoDB that is merely stopped should be started, not replaced.
         if discover::locate(Service::MongoDb).is_err() && !discover::command_exists("mongod") {
@@ -124,6 +141,9 @@ pub fn up() -> Result<()> {
                 println!();
             }
         }
+        prometheus::ensure_installed();
+        prometheus::start()?;
+        println!();
     }
     let missing = report().missing;
     if missing.is_empty() {
@@ -132,7 +152,8 @@ pub fn up() -> Result<()> {
     } else {
         let names: Vec<_> = missing.iter().map(|s| s.display_name()).collect();
         bail!(
-            "not running: {}. Lessons that need them say so; `cargo xtask test` skips their tests.",
+            "not running or not installed: {}. Lessons that need them say so; `cargo xtask test` \
+             skips their tests.",
             names.join(", ")
         )
     }
@@ -141,6 +162,9 @@ pub fn up() -> Result<()> {
 pub fn down() -> Result<()> {
     if standin::stop()? {
         println!("Stopped the MongoDB stand-in.");
+    }
+    if prometheus::stop()? {
+        println!("Stopped Prometheus (127.0.0.1:9090).");
     }
     if discover::docker_engine_answers() {
         // Named volumes survive `down`: the data is there again after the next `up`.

@@ -4,17 +4,18 @@
 //! Docker engine can run the real thing. The stand-in itself is `xtask/mongo-standin/standin.py`
 //! (read its header for what it can and cannot do); this module gives it a Python virtual
 //! environment under `target/xtask/mongo-standin/`, with the pinned packages of
-//! `requirements.txt`, and runs it in the background in a process group of its own, so a
-//! Ctrl-C in the terminal that started it does not stop it.
+//! `requirements.txt`, and runs it in the background as a [`Daemon`] (its own process group,
+//! a pid file and a log under `target/`).
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::cargo::{self, succeeds};
+use crate::daemon::Daemon;
 use crate::ui;
 
 const PORT: u16 = 27017;
@@ -44,6 +45,15 @@ fn paths() -> Paths {
     }
 }
 
+/// The stand-in as a background process: a process running our `standin.py` is ours.
+fn daemon(paths: &Paths) -> Daemon {
+    Daemon {
+        pid_file: paths.pid.clone(),
+        log_file: paths.log.clone(),
+        signature: paths.script.to_string_lossy().into_owned(),
+    }
+}
+
 /// Installs (first time only) and starts the stand-in, then waits until it answers.
 pub fn start() -> Result<()> {
     let paths = paths();
@@ -55,21 +65,12 @@ pub fn start() -> Result<()> {
         "  Starting the MongoDB stand-in on {HOST}:{PORT} (log: {})",
         paths.log.display()
     );
-    let log = fs::File::create(&paths.log)
-        .with_context(|| format!("could not create {}", paths.log.display()))?;
-    let mut command = Command::new(&python);
-    command
-        .arg(&paths.script)
-        .args(["--host", HOST, "--port", &PORT.to_string()])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    detach(&mut command);
-    let child = command
-        .spawn()
-        .with_context(|| format!("could not start {}", python.display()))?;
-    fs::write(&paths.pid, child.id().to_string())
-        .with_context(|| format!("could not write {}", paths.pid.display()))?;
+    daemon(&paths).spawn(Command::new(&python).arg(&paths.script).args([
+        "--host",
+        HOST,
+        "--port",
+        &PORT.to_string(),
+    ]))?;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -91,51 +92,7 @@ pub fn start() -> Result<()> {
 
 /// Stops the stand-in this runner started, if it runs. Returns whether there was one.
 pub fn stop() -> Result<bool> {
-    let paths = paths();
-    let Ok(pid) = fs::read_to_string(&paths.pid) else {
-        return Ok(false);
-    };
-    let pid = pid.trim().to_owned();
-    // The pid file may be stale: the stand-in died, or the machine restarted, and the number
-    // now belongs to another process. Kill only a process that is running our script.
-    if !is_stand_in(&pid, &paths) {
-        let _ = fs::remove_file(&paths.pid);
-        return Ok(false);
-    }
-    // `kill` rather than a signal crate: one command, present on every Unix.
-    let stopped = Command::new("kill")
-        .arg(&pid)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let _ = fs::remove_file(&paths.pid);
-    // Wait for it to be gone, so that a `services up` right after finds the port free.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let alive = || succeeds(Command::new("kill").args(["-0", &pid]));
-    while stopped && Instant::now() < deadline && alive() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(stopped)
-}
-
-/// Is process `pid` the stand-in, i.e. is its command line running our `standin.py`?
-/// `ps -o args=` reads it the same way on Linux and macOS.
-fn is_stand_in(pid: &str, paths: &Paths) -> bool {
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let Ok((true, args, _)) =
-        cargo::run_captured(Command::new("ps").args(["-p", pid, "-o", "args="]))
-    else {
-        return false;
-    };
-    is_stand_in_command(&args, &paths.script)
-}
-
-/// Does the command line `args` run `script`?
-fn is_stand_in_command(args: &str, script: &std::path::Path) -> bool {
-    let script = script.to_string_lossy();
-    args.split_whitespace().any(|word| word == script)
+    daemon(&paths()).stop()
 }
 
 /// The virtual environment's Python, creating the environment and installing the pinned
@@ -185,37 +142,4 @@ fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
     }
     fs::write(&stamp, wanted).with_context(|| format!("could not write {}", stamp.display()))?;
     Ok(python)
-}
-
-/// Puts the child in a process group of its own: it outlives this command and ignores the
-/// Ctrl-C meant for the terminal's foreground job.
-fn detach(command: &mut Command) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-    }
-    #[cfg(not(unix))]
-    let _ = command;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_stand_in_command;
-    use std::path::Path;
-
-    #[test]
-    fn only_a_process_running_our_script_counts_as_the_stand_in() {
-        let script = Path::new("/w/xtask/mongo-standin/standin.py");
-        assert!(is_stand_in_command(
-            "/w/target/venv/bin/python /w/xtask/mongo-standin/standin.py --port 27017\n",
-            script
-        ));
-        // A stale pid that now belongs to something else.
-        assert!(!is_stand_in_command("/usr/sbin/sshd -D", script));
-        assert!(!is_stand_in_command(
-            "python /other/checkout/xtask/mongo-standin/standin.py",
-            script
-        ));
-    }
 }

@@ -1,7 +1,9 @@
 //! `cargo xtask test`: the one test command, for learners and CI alike.
 //!
 //! Steps: the services (which answer decides the plan every later step follows), every
-//! crate's tests, sqlx's offline query data (current?), `verify`, and the book. Tests whose
+//! crate's tests, the alert rules (`promtool check rules` and `promtool test rules` over
+//! `observability/prometheus/`), sqlx's offline query data (current?), `verify`, and the
+//! book. Tests whose
 //! service is down are skipped by their `needs_<service>` marker and listed by name, in every
 //! step; `--require` turns a missing service into a failure instead. Every step runs even when
 //! an earlier one failed, so one run shows everything that needs fixing.
@@ -11,7 +13,8 @@
 //! `--book` asks for it (then it is installed when missing, and a failure fails the run).
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -19,7 +22,7 @@ use testkit::discover::Service;
 
 use crate::cargo::{self, Outcome};
 use crate::plan::{Ledger, Plan};
-use crate::{book, exercise, ui, verify};
+use crate::{book, exercise, prometheus, ui, verify};
 
 /// What to run besides the tests.
 pub struct Options {
@@ -98,6 +101,7 @@ pub fn run(options: &Options) -> Result<()> {
     steps.push(timed_step("tests", || {
         run_tests(&plan, &mut counts, &mut ledger)
     }));
+    steps.push(alert_rules_step(&plan, &options.require, &mut ledger));
     steps.push(sqlx_step(&plan, &options.require));
     steps.push(timed_step("verify", || {
         let report = verify::run(
@@ -300,6 +304,84 @@ fn list_skipped(args: &[String], plan: &Plan, ledger: &mut Ledger) -> Result<usi
     Ok(total)
 }
 
+/// The recording and alerting rules: valid (`promtool check rules`) and doing what their unit
+/// tests say (`promtool test rules`). Needs promtool, which comes with Prometheus: without it
+/// the step is skipped and listed (and fails only when Prometheus is required), as the tests
+/// that need Prometheus are.
+fn alert_rules_step(plan: &Plan, require: &[Service], ledger: &mut Ledger) -> Step {
+    const NAME: &str = "alert rules";
+    let promtool = if plan.is_down(Service::Prometheus) {
+        None
+    } else {
+        prometheus::promtool()
+    };
+    let Some(promtool) = promtool else {
+        let why = "promtool is not installed (it comes with Prometheus: `cargo xtask services \
+                   up`, or `sudo apt-get install -y prometheus`)";
+        ledger.add(
+            "alert rules: promtool check and test of observability/prometheus/",
+            why,
+        );
+        return Step {
+            name: NAME,
+            status: if require.contains(&Service::Prometheus) {
+                StepStatus::Failed
+            } else {
+                StepStatus::Skipped
+            },
+            detail: format!("not checked: {why}"),
+            seconds: 0.0,
+        };
+    };
+    ui::heading("alert rules (promtool)");
+    timed_step(NAME, || check_rules(&promtool))
+}
+
+fn check_rules(promtool: &Path) -> Result<String> {
+    let dir = cargo::root().join("observability").join("prometheus");
+    let rules = yaml_files(&dir, "rules")?;
+    let tests = yaml_files(&dir, "tests")?;
+    if rules.is_empty() || tests.is_empty() {
+        bail!(
+            "{} should hold rules/*.yml and tests/*.yml",
+            cargo::git_path(&dir)
+        );
+    }
+    // Relative paths from there, so promtool's output names the files as the repository does.
+    let promtool_in_dir = |args: &[&str], files: &[String]| {
+        cargo::run_visible(
+            Command::new(promtool)
+                .current_dir(&dir)
+                .args(args)
+                .args(files),
+        )
+    };
+    if !promtool_in_dir(&["check", "rules"], &rules)? {
+        bail!("promtool check rules found errors (see above)");
+    }
+    if !promtool_in_dir(&["test", "rules"], &tests)? {
+        bail!("promtool test rules failed (see above)");
+    }
+    Ok(format!(
+        "{} rule file(s) valid, {} test file(s) pass",
+        rules.len(),
+        tests.len()
+    ))
+}
+
+/// `<sub>/*.yml` under `dir`, as `<sub>/<name>`, sorted.
+fn yaml_files(dir: &Path, sub: &str) -> Result<Vec<String>> {
+    let read = std::fs::read_dir(dir.join(sub))
+        .with_context(|| format!("could not read {}", dir.join(sub).display()))?;
+    let mut files: Vec<String> = read
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".yml"))
+        .map(|name| format!("{sub}/{name}"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Is `.sqlx/` current? Needs PostgreSQL: without it the step is skipped (and fails only when
 /// PostgreSQL is required), as the tests that need it are.
 fn sqlx_step(plan: &Plan, require: &[Service]) -> Step {
@@ -373,5 +455,49 @@ fn timed_step(name: &'static str, f: impl FnOnce() -> Result<String>) -> Step {
                 seconds,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_files_and_their_tests_are_found() {
+        let dir = cargo::root().join("observability").join("prometheus");
+        let rules = yaml_files(&dir, "rules").unwrap();
+        assert!(rules.contains(&"rules/slo.yml".to_owned()), "{rules:?}");
+        assert!(rules.contains(&"rules/red.yml".to_owned()), "{rules:?}");
+        let tests = yaml_files(&dir, "tests").unwrap();
+        assert!(
+            tests
+                .iter()
+                .all(|t| t.starts_with("tests/") && t.ends_with(".yml"))
+        );
+        assert!(!tests.is_empty());
+    }
+
+    /// The step's real path: promtool checks and unit-tests the repository's rules. Named
+    /// `needs_prometheus`, so a run without the program skips it.
+    #[test]
+    fn needs_prometheus_the_repository_rules_pass_promtool() {
+        let promtool = prometheus::promtool().expect("promtool is installed with Prometheus");
+        let detail = check_rules(&promtool).unwrap();
+        assert!(detail.contains("rule file(s) valid"), "{detail}");
+    }
+
+    #[test]
+    fn without_promtool_the_step_is_skipped_and_listed_unless_required() {
+        let plan = Plan::decide(&[Service::Prometheus], None, false);
+        let mut ledger = Ledger::default();
+        let step = alert_rules_step(&plan, &[], &mut ledger);
+        assert!(step.status == StepStatus::Skipped, "{}", step.detail);
+        assert_eq!(ledger.entries.len(), 1);
+        assert!(ledger.entries[0].0.starts_with("alert rules"));
+
+        let mut ledger = Ledger::default();
+        let step = alert_rules_step(&plan, &[Service::Prometheus], &mut ledger);
+        assert!(step.status == StepStatus::Failed, "{}", step.detail);
+        assert!(step.detail.contains("promtool is not installed"));
     }
 }

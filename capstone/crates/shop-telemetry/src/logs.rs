@@ -20,14 +20,17 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::TraceContextExt;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
@@ -311,6 +314,9 @@ pub struct LogLayer<W> {
     redactor: Arc<Redactor>,
     format: Format,
     trace_ids: bool,
+    /// The subscriber this layer is part of, through which the OpenTelemetry layer beneath it
+    /// is asked for a span's trace id. Weak: the subscriber owns the layer, not the reverse.
+    dispatch: OnceLock<WeakDispatch>,
 }
 
 impl<W> LogLayer<W>
@@ -323,6 +329,7 @@ where
             redactor: Arc::new(redactor),
             format,
             trace_ids: false,
+            dispatch: OnceLock::new(),
         }
     }
 
@@ -339,6 +346,10 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
 {
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut map = Map::new();
@@ -400,7 +411,8 @@ where
             line.insert("spans".into(), Value::Array(names));
         }
         if self.trace_ids
-            && let Some(trace_id) = crate::propagation::trace_id(&tracing::Span::current())
+            && let Some(span) = ctx.event_span(event)
+            && let Some(trace_id) = self.trace_id_of(&span.id())
         {
             line.insert("trace_id".into(), Value::String(trace_id));
         }
@@ -414,6 +426,21 @@ where
     }
 }
 // ANCHOR_END: layer
+
+impl<W> LogLayer<W> {
+    /// The OpenTelemetry trace id of span `id`, asked of the subscriber this layer belongs to
+    /// (not of the thread's current dispatcher, which a scoped subscriber may hide while its
+    /// own layers run).
+    fn trace_id_of(&self, id: &Id) -> Option<String> {
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
+        let span = cx.span();
+        let span_context = span.span_context();
+        span_context
+            .is_valid()
+            .then(|| span_context.trace_id().to_string())
+    }
+}
 
 fn now() -> String {
     OffsetDateTime::now_utc()
@@ -580,6 +607,36 @@ mod tests {
         });
         assert_eq!(lines[0]["span"]["token"], REDACTED);
         assert_eq!(lines[0]["span"]["user"], "b***@shop.example");
+    }
+
+    #[test]
+    fn lines_of_a_scoped_subscriber_name_their_trace() {
+        let captured = Captured::default();
+        let (subscriber, _telemetry) = crate::setup::subscriber(
+            &crate::setup::Settings {
+                service: "test".into(),
+                format: Format::Json,
+                default_filter: "info".into(),
+                otlp_endpoint: None,
+            },
+            captured.clone(),
+        )
+        .unwrap();
+        let mut expected = None;
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            expected = crate::propagation::trace_id(&span);
+            span.in_scope(|| tracing::info!("inside"));
+            tracing::info!("outside");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let expected = expected.expect("the span has a trace id");
+        assert_eq!(lines[0]["trace_id"], expected.as_str(), "{text}");
+        assert!(lines[1].get("trace_id").is_none(), "{text}");
     }
 
     #[test]

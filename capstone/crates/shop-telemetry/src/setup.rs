@@ -8,30 +8,38 @@
 //!   there (ids propagate, log lines name their trace); spans leave the process only when an
 //!   OTLP endpoint is configured, in batches, from a background thread, so a slow collector
 //!   never slows a request.
-//! - That background thread is not a tokio worker, so the exporter's HTTP client hands each
-//!   request to the tokio runtime that set telemetry up ([`TokioReqwest`]).
+//! - That background thread is not a tokio worker, so the exporter's HTTP client brings its own
+//!   small runtime ([`ExportClient`]): export never competes with requests for the service's
+//!   workers, and a shutdown that waits for the last export cannot deadlock on them.
+//! - Redaction covers traces too ([`RedactingProcessor`]): span fields become span attributes
+//!   and log events inside a span become span events, so the exporter gets the same scrubbing
+//!   as the log lines.
 //! - [`Telemetry`] is a guard: dropping it (at the end of `main`) flushes the spans still
 //!   queued, so the last requests before a shutdown are not lost.
 //!
 //! Run its tests with `cargo test -p shop-telemetry setup`.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::logs::{Format, LogLayer, Redactor};
+use crate::logs::{Format, LogLayer, REDACTED, Redactor};
 
 /// How long one export may take before the batch is dropped (and reported on stderr).
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,8 +67,6 @@ pub enum SetupError {
     Filter { filter: String, reason: String },
     #[error("the OTLP endpoint {endpoint:?} cannot be used: {reason}")]
     Exporter { endpoint: String, reason: String },
-    #[error("OTLP export needs a tokio runtime: call this from inside one")]
-    NoRuntime,
     #[error("a global subscriber is already installed")]
     AlreadyInstalled,
 }
@@ -147,38 +153,137 @@ fn tracer_provider(settings: &Settings) -> Result<SdkTracerProvider, SetupError>
             "it must be an http:// or https:// URL".into(),
         ));
     }
-    let handle = tokio::runtime::Handle::try_current().map_err(|_| SetupError::NoRuntime)?;
-    let client = reqwest::Client::builder()
-        .timeout(EXPORT_TIMEOUT)
-        .build()
-        .map_err(|error| exporter_error(error.to_string()))?;
+    let client = ExportClient::new().map_err(exporter_error)?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
-        .with_http_client(TokioReqwest { client, handle })
+        .with_http_client(client)
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(endpoint.clone())
         .with_timeout(EXPORT_TIMEOUT)
         .build()
         .map_err(|error| exporter_error(error.to_string()))?;
-    Ok(builder.with_batch_exporter(exporter).build())
+    // Finished spans queue in memory and leave in batches from the processor's own thread.
+    let batches = BatchSpanProcessor::builder(exporter).build();
+    Ok(builder
+        .with_span_processor(RedactingProcessor::new(batches, Redactor::default()))
+        .build())
 }
 // ANCHOR_END: provider
 
+// ANCHOR: redacting_processor
+/// Scrubs every finished span with the [`Redactor`] the logs use (attribute names and values,
+/// event names, which hold log messages, and event attributes) before passing it on.
+#[derive(Debug)]
+pub struct RedactingProcessor<P> {
+    inner: P,
+    redactor: Redactor,
+}
+
+impl<P> RedactingProcessor<P> {
+    pub fn new(inner: P, redactor: Redactor) -> Self {
+        Self { inner, redactor }
+    }
+
+    fn scrub_attributes(&self, attributes: &mut [KeyValue]) {
+        for attribute in attributes {
+            if self.redactor.is_sensitive_name(attribute.key.as_str()) {
+                attribute.value = Value::from(REDACTED);
+            } else if let Value::String(text) = &attribute.value
+                && let Cow::Owned(scrubbed) = self.redactor.scrub(text.as_str())
+            {
+                attribute.value = Value::from(scrubbed);
+            }
+        }
+    }
+}
+
+impl<P: SpanProcessor> SpanProcessor for RedactingProcessor<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        self.scrub_attributes(&mut span.attributes);
+        for event in span.events.events.iter_mut() {
+            if let Cow::Owned(scrubbed) = self.redactor.scrub(&event.name) {
+                event.name = Cow::Owned(scrubbed);
+            }
+            self.scrub_attributes(&mut event.attributes);
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+// ANCHOR_END: redacting_processor
+
 // ANCHOR: client
-/// The exporter's HTTP client: the workspace's async reqwest, run on the tokio runtime whose
-/// handle it holds. The batch processor calls it from its own thread, outside any runtime,
-/// so each request is spawned onto the runtime and its result awaited across threads.
+/// The exporter's HTTP client: the workspace's async reqwest on a one-thread tokio runtime of
+/// its own. The batch processor calls it from its own thread, outside any runtime, and waits
+/// for the answer, so each export simply runs to completion on this runtime. Borrowing the
+/// service's runtime instead would tie export to its workers: a shutdown that blocks a worker
+/// while it waits for the last export could wait on itself.
 #[derive(Clone, Debug)]
-pub struct TokioReqwest {
+pub struct ExportClient {
     client: reqwest::Client,
-    handle: tokio::runtime::Handle,
+    runtime: Arc<OwnRuntime>,
+}
+
+impl ExportClient {
+    pub fn new() -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start the exporter's runtime: {error}"))?;
+        let client = reqwest::Client::builder()
+            .timeout(EXPORT_TIMEOUT)
+            .build()
+            .map_err(|error| error.to_string())?;
+        Ok(Self {
+            client,
+            runtime: Arc::new(OwnRuntime(Some(runtime))),
+        })
+    }
+}
+
+/// A runtime that may be dropped anywhere: `shutdown_background` neither blocks nor panics
+/// inside another runtime, where a plain drop would.
+#[derive(Debug)]
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl HttpClient for TokioReqwest {
+impl HttpClient for ExportClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(
+                "the exporter's client must be called from the batch processor's \
+                        thread, not from inside a tokio runtime"
+                    .into(),
+            );
+        }
+        let Some(runtime) = &self.runtime.0 else {
+            return Err("the exporter's runtime has stopped".into());
+        };
         let client = self.client.clone();
-        let sent = self.handle.spawn(async move {
+        let answer = runtime.block_on(async move {
             let request = reqwest::Request::try_from(request.map(reqwest::Body::from))?;
             let response = client.execute(request).await?;
             let status = response.status();
@@ -188,14 +293,16 @@ impl HttpClient for TokioReqwest {
             *answer.status_mut() = status;
             *answer.headers_mut() = headers;
             Ok::<_, reqwest::Error>(answer)
-        });
-        Ok(sent.await??)
+        })?;
+        Ok(answer)
     }
 }
 // ANCHOR_END: client
 
 #[cfg(test)]
 mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
     use super::*;
 
     fn settings(endpoint: Option<&str>) -> Settings {
@@ -218,15 +325,79 @@ mod tests {
         }
     }
 
+    /// Keeps every span it is given.
+    #[derive(Clone, Debug, Default)]
+    struct Recording(Arc<std::sync::Mutex<Vec<SpanData>>>);
+
+    impl SpanProcessor for Recording {
+        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn export_outside_a_runtime_is_a_clear_error() {
-        let error = subscriber(
-            &settings(Some("http://127.0.0.1:4318/v1/traces")),
+    fn exported_spans_are_redacted_like_log_lines() {
+        let recording = Recording::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(RedactingProcessor::new(
+                recording.clone(),
+                Redactor::default(),
+            ))
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "login",
+                api_key = "k_live_1",
+                customer = "jane.doe@example.com",
+                items = 3
+            );
+            let _entered = span.enter();
+            tracing::info!(
+                card = "4242 4242 4242 4242",
+                "signed in as jane.doe@example.com"
+            );
+        });
+        let spans = recording.0.lock().unwrap();
+        let text = format!("{spans:?}");
+        for leak in ["k_live_1", "jane.doe", "4242 4242 4242 4242"] {
+            assert!(!text.contains(leak), "{leak} exported: {text}");
+        }
+        let span = &spans[0];
+        let value = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(value("api_key").as_deref(), Some(REDACTED));
+        assert_eq!(value("customer").as_deref(), Some("j***@example.com"));
+        assert_eq!(value("items").as_deref(), Some("3"));
+        assert_eq!(span.events.events[0].name, "signed in as j***@example.com");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn export_and_shutdown_work_on_a_one_thread_runtime() {
+        // Nothing listens on port 1: the export fails, and shutdown still returns instead of
+        // waiting on the very thread it blocks.
+        let (subscriber, telemetry) = subscriber(
+            &settings(Some("http://127.0.0.1:1/v1/traces")),
             std::io::sink,
         )
-        .err()
-        .expect("refused");
-        assert!(matches!(error, SetupError::NoRuntime), "{error}");
+        .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!("request").in_scope(|| tracing::info!("answered"));
+        });
+        telemetry.flush();
+        drop(telemetry);
     }
 
     #[test]

@@ -84,7 +84,7 @@ mod needs_postgres {
 }
 
 /// The `shop-api` binary with no `SHOP_*` variable from the environment the tests run in.
-fn shop_api() -> std::process::Command {
+pub fn shop_api() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shop-api"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("SHOP_") {
@@ -131,8 +131,7 @@ fn an_out_of_range_setting_stops_the_start_with_its_name() {
 }
 
 mod needs_postgres_serving {
-    use std::io::{BufRead, BufReader};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use tokio::net::TcpStream;
 
@@ -186,20 +185,58 @@ mod needs_postgres_serving {
         let database = testkit::postgres().await;
         shop_db::MIGRATOR.run(database.pool()).await.unwrap();
         let url = database.connect_options().to_url_lossy().to_string();
-        let mut child = super::shop_api()
-            .env("SHOP_DATABASE_URL", &url)
+        let mut service = super::Service::start(
+            super::shop_api()
+                .env("SHOP_DATABASE_URL", &url)
+                .env("SHOP_MONGODB_URL", crate::helpers::UNREACHABLE_MONGODB),
+        )
+        .await;
+        for line in &service.lines {
+            let parsed: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line:?}"));
+            assert!(parsed["timestamp"].is_string(), "{line}");
+            assert!(parsed["level"].is_string(), "{line}");
+            assert!(
+                !line.contains('\u{1b}'),
+                "ANSI escape codes in a piped log: {line:?}"
+            );
+        }
+        let status = service.terminate().await;
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+/// The real binary, serving: started by [`Service::start`], which waits (a minute at most) for
+/// its "listening on" line and reads the address from it; killed when dropped, so a failing
+/// test never leaves it running.
+#[cfg(unix)]
+pub struct Service {
+    child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    /// The log lines up to and including "listening on".
+    pub lines: Vec<String>,
+}
+
+#[cfg(unix)]
+impl Service {
+    /// Spawns `command` listening on a free port, with stdout piped and info logs on.
+    pub async fn start(command: &mut std::process::Command) -> Service {
+        use std::io::{BufRead, BufReader};
+        use std::time::Duration;
+
+        let mut child = command
             .env("SHOP_LISTEN", "127.0.0.1:0")
-            .env("SHOP_MONGODB_URL", crate::helpers::UNREACHABLE_MONGODB)
             .env("SHOP_ACCOUNTS__MAIL_ECHO", "false")
-            .env("RUST_LOG", "shop_api=info")
+            // The service's own default filter, whatever the test runner's RUST_LOG says.
+            .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
+            .expect("the shop-api binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
         let (lines, mut received) = tokio::sync::mpsc::unbounded_channel();
-        // A blocking reader, which ends when the child closes its stdout (it exits, or the test
-        // kills it below): never left blocking the runtime's shutdown.
+        // A blocking reader, which ends when the child closes its stdout (it exits, or is
+        // killed): never left blocking the runtime's shutdown.
         tokio::task::spawn_blocking(move || {
             for line in BufReader::new(stdout).lines() {
                 if lines.send(line.unwrap_or_default()).is_err() {
@@ -210,43 +247,58 @@ mod needs_postgres_serving {
         let mut seen = Vec::new();
         let listening = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = received.recv().await {
-                let found = line.contains("listening on");
+                let addr = line
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .and_then(|addr| addr.parse().ok());
                 seen.push(line);
-                if found {
-                    return true;
+                if addr.is_some() {
+                    return addr;
                 }
             }
-            false
+            None
         })
         .await;
-        if listening != Ok(true) {
+        let Ok(Some(addr)) = listening else {
             let _ = child.kill();
             let _ = child.wait();
             panic!("the service did not say where it listens within a minute: {seen:#?}");
+        };
+        Service {
+            child,
+            addr,
+            lines: seen,
         }
-        for line in &seen {
-            let parsed: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line:?}"));
-            assert!(parsed["timestamp"].is_string(), "{line}");
-            assert!(parsed["level"].is_string(), "{line}");
-        }
+    }
 
-        let terminated = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+    /// Sends SIGTERM and waits (20 s at most) for the exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        use std::time::{Duration, Instant};
+
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
             .status()
-            .unwrap();
-        assert!(terminated.success());
+            .expect("kill runs");
+        assert!(sent.success());
         let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
+                return status;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "no exit after SIGTERM"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "{status:?}");
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

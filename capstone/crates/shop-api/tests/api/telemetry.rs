@@ -1,5 +1,7 @@
-//! `/metrics` (chapter 07): the RED series of every route and the business counters, read the
-//! way Prometheus reads them; and, with Prometheus installed, scraped by a real one.
+//! Telemetry (chapter 07): `/metrics` with the RED series of every route and the business
+//! counters, read the way Prometheus reads them; with Prometheus installed, scraped by a real
+//! one that evaluates the repository's recording and alerting rules; and the binary's OTLP
+//! export, received by a local collector, continuing the caller's trace.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -78,7 +80,68 @@ async fn a_request_carrying_a_traceparent_is_answered_normally() {
 }
 
 mod needs_postgres {
+    use std::time::Duration;
+
+    use testkit::otlp::{Receiver, SpanKind};
+
     use super::*;
+
+    /// The real binary with `[telemetry] otlp_endpoint` set exports its spans over OTLP/HTTP;
+    /// a request carrying a `traceparent` is answered inside the caller's trace, its span named
+    /// by route template, and the spans still queued are sent on SIGTERM.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_binary_exports_its_spans_inside_the_callers_trace() {
+        use sqlx::ConnectOptions;
+
+        let receiver = Receiver::start().await.expect("the OTLP receiver starts");
+        let database = testkit::postgres().await;
+        shop_db::MIGRATOR.run(database.pool()).await.unwrap();
+        let url = database.connect_options().to_url_lossy().to_string();
+        let mut service = crate::startup::Service::start(
+            crate::startup::shop_api()
+                .env("SHOP_DATABASE_URL", &url)
+                .env("SHOP_MONGODB_URL", crate::helpers::UNREACHABLE_MONGODB)
+                .env("SHOP_TELEMETRY__OTLP_ENDPOINT", receiver.endpoint()),
+        )
+        .await;
+
+        let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let caller_span = "00f067aa0ba902b7";
+        let response = reqwest::Client::new()
+            .get(format!(
+                "http://{}/products/{}",
+                service.addr,
+                uuid::Uuid::nil()
+            ))
+            .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        // The request's span ends when its response body has gone out.
+        response.text().await.unwrap();
+        service.terminate().await;
+
+        let spans = receiver
+            .wait_for_spans(1, Duration::from_secs(30))
+            .await
+            .expect("the service exports its request's span");
+        let server = spans
+            .iter()
+            .find(|span| span.kind == SpanKind::Server)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no server span in {:?}",
+                    spans.iter().map(|s| (&s.name, s.kind)).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(server.service, "shop-api");
+        assert_eq!(server.name, "GET /products/{id}");
+        assert_eq!(server.trace_id, caller_trace);
+        assert_eq!(server.parent_span_id.as_deref(), Some(caller_span));
+        assert_eq!(server.attribute("http.response.status_code"), Some("404"));
+    }
 
     #[tokio::test]
     async fn sign_ins_are_counted_by_outcome() {
@@ -108,5 +171,71 @@ mod needs_postgres {
             series(&text, r#"shop_sign_ins_total{outcome="success"}"#),
             None
         );
+    }
+}
+
+mod needs_prometheus {
+    use std::time::Duration;
+
+    use testkit::prometheus::{Config, Prometheus, Target};
+
+    use super::*;
+
+    /// The whole path, for real: the service counts, Prometheus scrapes every second, the
+    /// repository's rules turn the counts into an error ratio, and with every request failing
+    /// (no database, so `/readyz` is 503) the availability fast-burn alert starts pending.
+    #[tokio::test]
+    async fn a_real_prometheus_scrapes_the_service_and_its_slo_alert_fires() {
+        let app = TestApp::spawn_without_postgres().await;
+        let prometheus = Prometheus::start(
+            Config::new()
+                .scrape(Target::new("shop-api", app.addr.to_string()))
+                .with_repository_rules(),
+        )
+        .await
+        .expect("a private Prometheus starts");
+        let traffic = tokio::spawn({
+            let client = app.client.clone();
+            let url = format!("{}/readyz", app.base_url);
+            async move {
+                // Bounded: at most a minute of requests, ten per second.
+                for _ in 0..600 {
+                    let _ = client.get(&url).send().await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        });
+
+        let wait = Duration::from_secs(45);
+        let rate = prometheus
+            .wait_for(
+                r#"sum(rate(http_server_requests_total{job="shop-api",route="/readyz"}[1m]))"#,
+                |samples| samples.first().is_some_and(|s| s.value > 0.0),
+                wait,
+            )
+            .await
+            .expect("Prometheus computes a request rate");
+        assert!(
+            rate[0].value < 100.0,
+            "at most ten requests a second were sent: {rate:?}"
+        );
+        let ratio = prometheus
+            .wait_for(
+                r#"job:http_server_request_error_ratio:rate5m{job="shop-api"}"#,
+                |samples| samples.first().is_some_and(|s| s.value > 0.99),
+                wait,
+            )
+            .await
+            .expect("the recording rule sees every request failing");
+        assert!(ratio[0].value <= 1.0, "{ratio:?}");
+        prometheus
+            .wait_for(
+                r#"ALERTS{alertname="AvailabilityFastBurn",job="shop-api"}"#,
+                |samples| !samples.is_empty(),
+                wait,
+            )
+            .await
+            .expect("the fast-burn alert is pending or firing");
+        traffic.abort();
     }
 }
