@@ -3,9 +3,8 @@
 //!
 //! Everything the demo instruments with comes from the capstone's `shop-telemetry` crate
 //! (redacted JSON logs, RED metrics as a tower layer, W3C trace context, OTLP export); this
-//! crate holds what only the demonstration needs: two services to observe, a writer that
-//! captures log lines, the second process that makes a trace cross two services, and a picture
-//! of a histogram.
+//! crate holds what only the demonstration needs: two services to observe, the second process
+//! that makes a trace cross two services, and a picture of a histogram.
 //!
 //! Run the narrated demo with `cargo run -p lesson-07` (`-- --only logs` for one step, `--
 //! --help` for the options) and the tests with `cargo test -p lesson-07`. Read the modules in
@@ -13,7 +12,6 @@
 //!
 //! | module | shows |
 //! |--------|-------|
-//! | [`capture`] | a `MakeWriter` that keeps log lines in memory, to print or to assert on |
 //! | [`services`] | the storefront and the stock service, instrumented like the capstone |
 //! | [`histogram_picture`] | a latency histogram from the exposition, drawn as bars |
 //! | [`stock_process`] | the stock service in a second process, with its own `service.name` |
@@ -22,7 +20,6 @@
 //! [`steps`] holds the narration that `main.rs` runs, one function per step.
 
 pub mod alerts;
-pub mod capture;
 pub mod histogram_picture;
 pub mod services;
 pub mod steps;

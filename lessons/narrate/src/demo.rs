@@ -172,6 +172,41 @@ impl Termination for Outcome {
     }
 }
 
+/// What a demonstration saw that its chapter says cannot happen: a step that checks its own
+/// claims (the attack was refused, the counters agree) fails with this instead of printing a
+/// story the run did not bear out.
+#[derive(Debug)]
+pub struct Unexpected {
+    /// What the lesson says, in a few words.
+    pub expected: &'static str,
+    /// What the demonstration saw instead.
+    pub got: String,
+}
+
+impl fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the lesson says {}, but the demonstration saw otherwise: {}",
+            self.expected, self.got
+        )
+    }
+}
+
+impl Error for Unexpected {}
+
+/// `Ok` when `ok`, else [`Unexpected`] with what was expected and what was seen.
+pub fn expect(ok: bool, expected: &'static str, got: impl Into<String>) -> Result<(), Unexpected> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Unexpected {
+            expected,
+            got: got.into(),
+        })
+    }
+}
+
 /// How the steps of one run went. A failed step is reported on stderr as it fails, and the
 /// demo goes on: every step can run on its own (that is what `--only` does), so one failure
 /// does not spoil the next.

@@ -7,9 +7,11 @@
 //!   layer, and the Prometheus text exposition a scraper reads at `/metrics`.
 //! - [`propagation`]: W3C `traceparent` in and out of HTTP headers, so one request is one
 //!   trace across services.
+//! - [`capture`]: log lines kept in memory, for demonstrations and tests.
 //! - [`setup`]: the subscriber that ties them together, with OpenTelemetry's OTLP export
 //!   switched on only when an endpoint is configured.
 
+pub mod capture;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;

@@ -485,32 +485,10 @@ fn text_line(line: &Map<String, Value>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-
-    /// A writer into a shared buffer, so a test can read what was logged.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
+    use crate::capture::Captured;
 
     fn log(body: impl FnOnce()) -> Vec<Value> {
         let captured = Captured::default();
@@ -520,10 +498,9 @@ mod tests {
             Redactor::default(),
         ));
         tracing::subscriber::with_default(subscriber, body);
-        let bytes = captured.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
+        captured
             .lines()
+            .iter()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
@@ -629,7 +606,7 @@ mod tests {
             span.in_scope(|| tracing::info!("inside"));
             tracing::info!("outside");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.lines().join("\n");
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -665,7 +642,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(secret = "s3cr3t", email = "amy@example.org", "hello");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.lines().join("\n");
         assert!(text.contains("INFO"), "{text}");
         assert!(text.contains(": hello "), "{text}");
         assert!(text.contains(" secret=[redacted]"), "{text}");

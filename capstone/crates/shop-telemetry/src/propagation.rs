@@ -12,6 +12,8 @@
 //!
 //! Run its tests with `cargo test -p shop-telemetry propagation`.
 
+use std::time::Duration;
+
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
@@ -146,6 +148,20 @@ pub fn server_span<B>(request: &Request<B>) -> Span {
     span
 }
 // ANCHOR_END: server_span
+
+/// What the request span records once the response head is ready: the status (the trace
+/// shows it, and every later log line of the request carries it) and one INFO line with the
+/// status and the latency. The other half of [`server_span`], for tower-http's
+/// `TraceLayer::on_response(record_response)`.
+pub fn record_response<B>(response: &http::Response<B>, latency: Duration, span: &Span) {
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    tracing::info!(
+        status,
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "answered"
+    );
+}
 
 /// Makes `span` a child of the trace the caller sent, if it sent a valid one.
 pub fn adopt_remote_parent(span: &Span, headers: &HeaderMap) {

@@ -11,6 +11,7 @@ mod transport;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use narrate::demo::{Unexpected, expect};
 use narrate::{duration, heading, say, show};
 use shop_http::{RunningServer, ServeError};
 use thiserror::Error;
@@ -67,20 +68,8 @@ pub enum StepError {
     Attack(#[from] AttackError),
     #[error(transparent)]
     Tls(#[from] TlsError),
-    #[error("the lesson says {expected}, but the lab did otherwise: {got}")]
-    Unexpected { expected: &'static str, got: String },
-}
-
-/// Fails the step unless `ok`.
-fn expect(ok: bool, expected: &'static str, got: impl Into<String>) -> Result<(), StepError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(StepError::Unexpected {
-            expected,
-            got: got.into(),
-        })
-    }
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
 }
 
 pub fn intro() {

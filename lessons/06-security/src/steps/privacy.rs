@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::{StepError, expect};
 use crate::privacy::PrivacyStore;
+use narrate::demo::Unexpected;
 
 pub fn privacy() -> Result<(), StepError> {
     heading(7, "Personal data: retention, export, erasure (GDPR / CCPA)");
@@ -20,7 +21,7 @@ pub fn privacy() -> Result<(), StepError> {
     ));
 
     say("Ada asks for her data (GDPR art. 15/20, CCPA right to know): all of it, as JSON.");
-    let export = store.export(1, now).map_err(|e| StepError::Unexpected {
+    let export = store.export(1, now).map_err(|e| Unexpected {
         expected: "customer 1 exists",
         got: e.to_string(),
     })?;
@@ -30,7 +31,7 @@ pub fn privacy() -> Result<(), StepError> {
     }
 
     say("Ada asks to be forgotten (GDPR art. 17, CCPA right to delete):");
-    let report = store.erase(1, now).map_err(|e| StepError::Unexpected {
+    let report = store.erase(1, now).map_err(|e| Unexpected {
         expected: "customer 1 exists",
         got: e.to_string(),
     })?;

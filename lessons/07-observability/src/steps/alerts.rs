@@ -7,6 +7,7 @@ use testkit::discover;
 
 use super::{StepError, expect};
 use crate::alerts::{alert_rule, budget_spent, promtool_test_rules, rule_tests, slo_rules};
+use narrate::demo::Unexpected;
 
 /// How long `promtool test rules` may run.
 const PROMTOOL_LIMIT: Duration = Duration::from_secs(60);
@@ -17,7 +18,7 @@ pub async fn alerts() -> Result<(), StepError> {
     let rules = std::fs::read_to_string(&path).map_err(|e| {
         std::io::Error::new(e.kind(), format!("could not read {}: {e}", path.display()))
     })?;
-    let rule = alert_rule(&rules, "AvailabilityFastBurn").ok_or_else(|| StepError::Unexpected {
+    let rule = alert_rule(&rules, "AvailabilityFastBurn").ok_or_else(|| Unexpected {
         expected: "an AvailabilityFastBurn alert in the SLO rules",
         got: path.display().to_string(),
     })?;

@@ -6,7 +6,8 @@ use shop_telemetry::setup::{self, Settings};
 use tracing::{info, info_span, warn};
 
 use super::{StepError, expect};
-use crate::capture::Captured;
+use narrate::demo::Unexpected;
+use shop_telemetry::capture::Captured;
 
 /// The secrets the logged event carries; none may reach a log line.
 const SECRETS: [&str; 4] = [
@@ -60,11 +61,10 @@ pub fn logs() -> Result<(), StepError> {
         format!("{} lines", lines.len()),
     )?;
     for line in &lines {
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| StepError::Unexpected {
-                expected: "one JSON object per line",
-                got: format!("{e}: {line}"),
-            })?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| Unexpected {
+            expected: "one JSON object per line",
+            got: format!("{e}: {line}"),
+        })?;
         println!();
         for pretty in serde_json::to_string_pretty(&value)
             .unwrap_or_else(|_| line.clone())

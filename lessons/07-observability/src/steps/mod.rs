@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use narrate::demo::{Unexpected, expect};
 use narrate::{duration, say};
 use shop_http::ServeError;
 use shop_telemetry::setup::SetupError;
@@ -75,20 +76,8 @@ pub enum StepError {
     /// The step said which service, and how to get it, in one sentence.
     #[error("{0} is not installed")]
     ServiceMissing(&'static str),
-    #[error("the lesson says {expected}, but the demo saw otherwise: {got}")]
-    Unexpected { expected: &'static str, got: String },
-}
-
-/// Fails the step unless `ok`.
-fn expect(ok: bool, expected: &'static str, got: impl Into<String>) -> Result<(), StepError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(StepError::Unexpected {
-            expected,
-            got: got.into(),
-        })
-    }
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
 }
 
 pub fn intro() {

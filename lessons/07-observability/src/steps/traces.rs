@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{StepError, expect};
 use crate::services::{ServiceMetrics, StockClient, loopback, storefront_app};
 use crate::stock_process::StockProcess;
+use narrate::demo::Unexpected;
 
 /// How long the spans may take to arrive after both services flushed.
 const SPANS_WAIT: Duration = Duration::from_secs(10);
@@ -35,7 +36,7 @@ async fn storefront_request(
         .spawn(move || {
             let _ = done.send(run_storefront(stock_url, otlp_endpoint));
         })?;
-    answered.await.map_err(|_| StepError::Unexpected {
+    answered.await.map_err(|_| Unexpected {
         expected: "the storefront thread to report",
         got: "it stopped without a word (a panic)".into(),
     })?
@@ -96,9 +97,12 @@ fn find<'a>(
     spans
         .iter()
         .find(|s| s.service == service && s.kind == kind && s.name == name)
-        .ok_or_else(|| StepError::Unexpected {
-            expected: "a storefront server span, its client span and stock's server span",
-            got: render_tree(spans),
+        .ok_or_else(|| {
+            Unexpected {
+                expected: "a storefront server span, its client span and stock's server span",
+                got: render_tree(spans),
+            }
+            .into()
         })
 }
 
@@ -168,10 +172,11 @@ pub async fn traces() -> Result<(), StepError> {
         .iter()
         .find(|line| line.contains("\"answered\"") && line.contains(trace_id.as_str()));
     let Some(line) = line else {
-        return Err(StepError::Unexpected {
+        return Err(Unexpected {
             expected: "the stock process's log line for the request to name the trace id",
             got: stopped.log.join("\n"),
-        });
+        }
+        .into());
     };
     say("And the stock process's log line for that request names the same trace id:");
     let pretty = serde_json::from_str::<serde_json::Value>(line)

@@ -17,7 +17,7 @@ use axum::response::Response;
 use axum::routing::get;
 use shop_http::problem::problem_details;
 use shop_telemetry::metrics::RedLayer;
-use shop_telemetry::propagation::server_span;
+use shop_telemetry::propagation::{record_response, server_span};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -89,7 +89,7 @@ fn with_middleware(routes: Router, timeout: Duration) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(server_span)
-                .on_response(record_status)
+                .on_response(record_response)
                 .on_failure(()),
         )
         // Echo the id in the response, so a client can quote it in a bug report.
@@ -115,16 +115,6 @@ fn with_middleware(routes: Router, timeout: Duration) -> Router {
 /// gateway in front does not route it, and Prometheus scrapes each instance directly.
 async fn metrics(State(state): State<AppState>) -> Response {
     state.observability.exposition.response()
-}
-
-/// Records the status on the request's span, where the log lines and the trace both see it.
-fn record_status<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
-    span.record("http.response.status_code", response.status().as_u16());
-    tracing::info!(
-        status = response.status().as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        "answered"
-    );
 }
 
 #[cfg(test)]

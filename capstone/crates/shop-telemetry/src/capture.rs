@@ -3,10 +3,10 @@
 //! What this module shows (chapter 07):
 //! - `tracing-subscriber` writes through a [`MakeWriter`]: something that hands out a fresh
 //!   `io::Write` for every event. Production gives it stdout (a log shipper reads the
-//!   container's output); the demonstration gives it [`Captured`], so that it can print the
+//!   container's output); a demonstration gives it [`Captured`], so that it can print the
 //!   JSON lines it produced, and a test can assert on them, without touching the terminal.
 //!
-//! Run its tests with `cargo test -p lesson-07 capture`.
+//! Run its tests with `cargo test -p shop-telemetry capture`.
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
