@@ -197,7 +197,7 @@ pub struct AccountSettings {
         deserialize_with = "secs::<_, 60, 2_592_000>"
     )]
     pub email_verification_ttl: Duration,
-    /// Print outgoing mail to stdout (default true): until lesson 10 sends real mail, that is
+    /// Print outgoing mail to stderr (default true; stdout carries the log lines): until lesson 10 sends real mail, that is
     /// how a developer receives a verification token.
     pub mail_echo: bool,
 }

@@ -90,6 +90,8 @@ impl AppState {
         let mut accounts = Accounts::new(pool.clone(), &config, tokens.clone())
             .map_err(StateError::PasswordHashing)?;
         accounts.mailer = mailer;
+        let observability = Observability::new();
+        accounts.metrics = observability.shop.clone();
         accounts.throttle = LoginThrottle::new(ThrottlePolicy::from(&config.security), clock);
         Ok(AppState {
             tokens,
@@ -99,7 +101,7 @@ impl AppState {
             reviews: ReviewStore::new(&mongodb),
             mongodb,
             config: Arc::new(config),
-            observability: Observability::new(),
+            observability,
         })
     }
 }

@@ -42,6 +42,7 @@ use super::tokens::{TokenError, TokenKeys};
 use crate::config::Config;
 use crate::security::LoginThrottle;
 use crate::security::throttle::{SystemClock, ThrottlePolicy};
+use crate::telemetry::ShopMetrics;
 
 /// The public part of every API key starts with this, so a leaked key is recognisable (secret
 /// scanners look for such prefixes).
@@ -123,6 +124,8 @@ pub struct Accounts {
     /// Where mail goes; the development [`Outbox`] by default.
     pub mailer: Arc<dyn Mailer>,
     pub throttle: LoginThrottle,
+    /// Counts what accounts do that only they know (a new account, not a taken address).
+    pub metrics: ShopMetrics,
     tokens: TokenKeys,
     lifetimes: SessionLifetimes,
     verification_ttl: Duration,
@@ -143,10 +146,10 @@ impl Accounts {
         }
         if settings.mail_echo {
             // Said once, in the log, so whoever deploys this sees it; the mails themselves go
-            // to stdout only, never through tracing.
+            // to stderr only, never through tracing (whose lines are on stdout).
             tracing::warn!(
                 "SHOP_ACCOUNTS__MAIL_ECHO is on: outgoing mail, verification tokens included, is printed \
-                 to stdout; turn it off wherever stdout is collected"
+                 to stderr; turn it off wherever stderr is collected"
             );
         }
         let security = &config.security;
@@ -158,6 +161,7 @@ impl Accounts {
             passwords,
             mailer: Arc::new(Outbox::new(settings.mail_echo)),
             throttle: LoginThrottle::new(ThrottlePolicy::from(security), Arc::new(SystemClock)),
+            metrics: ShopMetrics::default(),
             tokens,
             lifetimes: SessionLifetimes {
                 refresh: settings.refresh_token_ttl,
@@ -209,6 +213,9 @@ impl Accounts {
             .send(self.verification_mail(&email, &display_name, &token))
             .await?;
         tx.commit().await.map_err(DbError::from)?;
+        // Counted here, where a new account is known apart from a taken address: the
+        // response cannot tell the two apart, the operators' metrics may.
+        self.metrics.account_registered();
         Ok(email)
     }
     // ANCHOR_END: register

@@ -3,7 +3,7 @@
 //!
 //! Until then, the [`Outbox`] keeps the last mails in memory (the tests read verification
 //! tokens from it, as a user would read their inbox) and, with `SHOP_ACCOUNTS__MAIL_ECHO` on, prints
-//! each to stdout: that is how a developer running the service by hand receives a token.
+//! each to stderr (stdout carries the log lines): that is how a developer running the service by hand receives a token.
 //! Printing is delivery here, not logging: the log (stderr, and wherever it is shipped) never
 //! sees a token, and the body is a [`SecretString`] so no `Debug` print shows it either.
 
@@ -53,7 +53,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox that also prints each mail to stdout when `echo` is set.
+    /// An outbox that also prints each mail to stderr when `echo` is set.
     pub fn new(echo: bool) -> Self {
         Outbox {
             mails: Arc::default(),
@@ -77,7 +77,7 @@ impl Mailer for Outbox {
     fn send(&self, mail: Mail) -> BoxFuture<'_, Result<(), MailError>> {
         Box::pin(async move {
             if self.echo {
-                println!(
+                eprintln!(
                     "--- mail (development outbox) ---\nTo: {}\nSubject: {}\n\n{}\n---",
                     mail.to,
                     mail.subject,

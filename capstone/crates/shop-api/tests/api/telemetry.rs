@@ -172,6 +172,30 @@ mod needs_postgres {
             None
         );
     }
+
+    /// A new account is counted; a sign-up with a taken address, which answers the same, is not.
+    #[tokio::test]
+    async fn new_accounts_are_counted_and_taken_addresses_are_not() {
+        let app = TestApp::spawn().await;
+        let sign_up = json!({
+            "email": "new.customer@example.com",
+            "display_name": "New Customer",
+            "password": "a long enough passphrase",
+        });
+        for _ in 0..2 {
+            let status = app
+                .post_json("/auth/register", &sign_up, None)
+                .await
+                .status();
+            assert_eq!(status, StatusCode::ACCEPTED);
+        }
+        let text = exposition(&app).await;
+        assert_eq!(
+            series(&text, "shop_accounts_registered_total"),
+            Some(1.0),
+            "{text}"
+        );
+    }
 }
 
 mod needs_prometheus {
