@@ -47,7 +47,6 @@ fn run_storefront(stock_url: String, otlp_endpoint: String) -> Result<Answered, 
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        // Made inside the runtime: the exporter sends its batches through this runtime.
         let (subscriber, telemetry) = setup::subscriber(
             &Settings {
                 service: "storefront".into(),
@@ -76,13 +75,9 @@ fn run_storefront(stock_url: String, otlp_endpoint: String) -> Result<Answered, 
             storefront.stopped().await?;
             status
         };
-        // Flushing blocks until the batch is sent, and the sending runs on this very runtime:
-        // so it blocks another thread, while this one keeps the runtime going.
-        tokio::task::spawn_blocking(move || {
-            telemetry.flush();
-            drop(telemetry);
-        })
-        .await?;
+        // Blocks until the last batch is sent (on the exporter's own runtime, not this one).
+        telemetry.flush();
+        drop(telemetry);
         Ok(Answered { status })
     })
 }
@@ -161,11 +156,7 @@ pub async fn traces() -> Result<(), StepError> {
     say("The gap between the client span and stock's server span is the network and the");
     say("connection set-up; the stock span's own time is the work it did.");
 
-    // The stock process logs through a global subscriber, so its lines name their trace.
-    // (The storefront's, logged through this thread's scoped subscriber, do not: see the
-    // lesson's report on shop_telemetry::logs, which looks the trace up through
-    // `Span::current()`, which tracing answers with "no span" from inside a scoped
-    // subscriber's own callback.)
+    // The other process's log line, to show that the link works across processes too.
     let trace_id = &server.trace_id;
     let line = stopped
         .log
