@@ -135,16 +135,20 @@ impl Config {
     }
 }
 
-/// The repository's rule files, as a pattern Prometheus expands.
-pub fn repository_rules() -> PathBuf {
+/// The repository's Prometheus files: `observability/prometheus/` with `prometheus.yml`,
+/// `rules/` and the promtool tests in `tests/`.
+pub fn repository_dir() -> PathBuf {
     // testkit sits at the root of the workspace, beside observability/.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")))
         .join("observability")
         .join("prometheus")
-        .join("rules")
-        .join("*.yml")
+}
+
+/// The repository's rule files, as a pattern Prometheus expands.
+pub fn repository_rules() -> PathBuf {
+    repository_dir().join("rules").join("*.yml")
 }
 
 /// One element of a query's answer: a series' labels (with `__name__` when it has a name) and

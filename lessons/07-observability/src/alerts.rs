@@ -13,29 +13,19 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The repository's `observability/` directory, found from this crate's place in the
-/// workspace (`lessons/07-observability/../../observability`).
-pub fn observability_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("..")
-        .join("observability")
-}
+use testkit::prometheus::repository_dir;
 
 /// The rule file that holds the SLO alerts.
 pub fn slo_rules() -> PathBuf {
-    observability_dir()
-        .join("prometheus")
-        .join("rules")
-        .join("slo.yml")
+    repository_dir().join("rules").join("slo.yml")
 }
 
 /// The `promtool test rules` files, sorted.
 pub fn rule_tests() -> std::io::Result<Vec<PathBuf>> {
-    let dir = observability_dir().join("prometheus").join("tests");
+    let dir = repository_dir().join("tests");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "yml"))

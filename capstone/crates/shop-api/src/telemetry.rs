@@ -7,7 +7,9 @@
 
 use std::io::IsTerminal;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -37,12 +39,29 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry, Se
 // ANCHOR_END: init
 
 /// How a sign-in ended, as a metric label.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // label values are written as they appear in PromQL
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum SignIn {
-    success,
-    failure,
-    throttled,
+    Success,
+    /// A wrong address or password.
+    Failure,
+    Throttled,
+}
+
+impl SignIn {
+    /// The label value, as PromQL queries name it: `shop_sign_ins_total{outcome="failure"}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignIn::Success => "success",
+            SignIn::Failure => "failure",
+            SignIn::Throttled => "throttled",
+        }
+    }
+}
+
+impl EncodeLabelValue for SignIn {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -193,9 +193,9 @@ async fn login(
 ) -> Result<Json<TokenBody>, ApiError> {
     let result = state.accounts.login(&body.email, body.password, ip).await;
     let outcome = match &result {
-        Ok(_) => Some(SignIn::success),
-        Err(AccountError::InvalidCredentials) => Some(SignIn::failure),
-        Err(AccountError::Throttled { .. }) => Some(SignIn::throttled),
+        Ok(_) => Some(SignIn::Success),
+        Err(AccountError::InvalidCredentials) => Some(SignIn::Failure),
+        Err(AccountError::Throttled { .. }) => Some(SignIn::Throttled),
         // A database or hashing failure is not a sign-in outcome: the 5xx counts it.
         Err(_) => None,
     };

@@ -67,18 +67,6 @@ async fn failures_are_counted_by_route_template_and_status() {
     assert!(!text.contains("/no/such/route"), "{text}");
 }
 
-#[tokio::test]
-async fn a_request_carrying_a_traceparent_is_answered_normally() {
-    let app = TestApp::spawn_without_postgres().await;
-    let response = app
-        .send(app.client.get(format!("{}/healthz", app.base_url)).header(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        ))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
 mod needs_postgres {
     use std::time::Duration;
 
