@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use mongodb::options::ClientOptions;
 use secrecy::ExposeSecret;
-use shop_db::ProductRepo;
 use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
+use shop_db::{CartRepo, ProductRepo};
 use sqlx::PgPool;
 
 use crate::auth::tokens::random_secret;
@@ -27,6 +27,8 @@ pub struct AppState {
     /// PostgreSQL, for the readiness check; queries go through the repositories.
     pub pool: PgPool,
     pub products: ProductRepo,
+    /// Signed-in customers' carts (chapter 08).
+    pub carts: CartRepo,
     /// The reviews collection. Always present: creating a MongoDB client does not connect, so
     /// the service starts without MongoDB, and each review request finds out on its own
     /// (within the server-selection timeout) whether it is back.
@@ -97,6 +99,7 @@ impl AppState {
             tokens,
             accounts,
             products: ProductRepo::new(pool.clone()),
+            carts: CartRepo::new(pool.clone()),
             pool,
             reviews: ReviewStore::new(&mongodb),
             mongodb,

@@ -9,6 +9,8 @@
 //!   [`ApiKeyRepo`] (hashed API keys with scopes), beside the credentials in [`UserRepo`];
 //! - the catalog of chapter 05 ([`catalog`]): product attributes, full-text search with
 //!   filters, facets, allow-listed sorts and keyset cursors, and the admin's writes;
+//! - carts (chapter 08): [`CartRepo`], a signed-in customer's lines priced as the catalog
+//!   prices them now;
 //! - the reviews store, one MongoDB collection of typed documents;
 //! - a deterministic seed generator that fills a database with a realistic amount of data.
 //!
@@ -17,6 +19,7 @@
 //! with its cause chain), and an expected outcome such as [`DbError::EmailTaken`] is not one.
 
 pub mod api_keys;
+pub mod carts;
 pub mod catalog;
 pub mod error;
 pub mod products;
@@ -26,6 +29,7 @@ pub mod sessions;
 pub mod users;
 
 pub use api_keys::{ApiKey, ApiKeyRepo, NewApiKey, Scope};
+pub use carts::{Cart, CartError, CartLine, CartRepo, Quantity, QuantityError};
 pub use error::DbError;
 pub use products::{Category, PageSize, PageSizeError, Product, ProductPage, ProductRepo};
 pub use sessions::{Refresh, RevokeReason, SessionLifetimes, SessionRepo};

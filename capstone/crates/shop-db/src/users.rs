@@ -571,7 +571,8 @@ impl UserRepo {
     ///   kept for years by bookkeeping law. Address, name and password hash are overwritten;
     ///   the address becomes `erased-<id>@erased.invalid`, unique and undeliverable;
     /// - every credential is **deleted**: sessions (and with them refresh tokens), API keys,
-    ///   verification tokens. Access tokens die too: each request checks its session.
+    ///   verification tokens; so is the cart. Access tokens die too: each request checks its
+    ///   session.
     ///
     /// Returns `false` if there was no live account to erase.
     #[instrument(skip_all, fields(user.id = %id), err(level = "debug"))]
@@ -609,6 +610,10 @@ impl UserRepo {
             )
             .execute(&mut *tx)
             .await?;
+            // A cart is personal data with no legal reason to keep it (chapter 08).
+            sqlx::query!("DELETE FROM cart_items WHERE user_id = $1", id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(erased)

@@ -25,8 +25,8 @@ use shop_db::reviews::{Review, ReviewStore};
 use shop_db::sessions::SessionInfo;
 use shop_db::users::{ERASED_DISPLAY_NAME, OrderRecord};
 use shop_db::{
-    ApiKey, ApiKeyRepo, DbError, DisplayName, NewApiKey, ProfileChange, Refresh, RevokeReason,
-    Scope, SessionLifetimes, SessionRepo, User, UserRepo,
+    ApiKey, ApiKeyRepo, Cart, CartRepo, DbError, DisplayName, NewApiKey, ProfileChange, Refresh,
+    RevokeReason, Scope, SessionLifetimes, SessionRepo, User, UserRepo,
 };
 use shop_domain::{Email, Role, UserId};
 use shop_http::{FieldError, FieldErrors};
@@ -108,6 +108,7 @@ pub struct Export {
     pub sessions: Vec<SessionInfo>,
     pub api_keys: Vec<ApiKey>,
     pub orders: Vec<OrderRecord>,
+    pub cart: Cart,
     /// `None` when the review store did not answer; the export says so instead of failing.
     pub reviews: Option<Vec<Review>>,
 }
@@ -609,10 +610,12 @@ impl Accounts {
         reviews: &ReviewStore,
     ) -> Result<Export, AccountError> {
         let profile = self.profile(user).await?;
-        let (sessions, api_keys, orders) = tokio::try_join!(
+        let carts = CartRepo::new(self.pool.clone());
+        let (sessions, api_keys, orders, cart) = tokio::try_join!(
             self.sessions.list(user),
             self.api_keys.list(user),
             self.users.orders(user),
+            carts.get(user),
         )?;
         let reviews = match reviews.list_by_author(user).await {
             Ok(reviews) => Some(reviews),
@@ -626,6 +629,7 @@ impl Accounts {
             sessions,
             api_keys,
             orders,
+            cart,
             reviews,
         })
     }

@@ -37,6 +37,7 @@ use shop_domain::{Email, ProductId, Role, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cart::CartBody;
 use crate::auth::accounts::{AccountError, Export, TokenPair};
 use crate::auth::{CurrentUser, ProfileEdit, SignUp, SignedIn};
 use crate::error::ApiError;
@@ -408,6 +409,7 @@ pub struct ExportBody {
     pub sessions: Vec<SessionBody>,
     pub api_keys: Vec<ApiKeyBody>,
     pub orders: Vec<OrderBody>,
+    pub cart: CartBody,
     /// `null` when the review store was unreachable; `reviews_note` then says so.
     pub reviews: Option<Vec<ReviewBody>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -511,6 +513,7 @@ impl From<Export> for ExportBody {
             sessions: export.sessions.into_iter().map(SessionBody::from).collect(),
             api_keys: export.api_keys.into_iter().map(ApiKeyBody::from).collect(),
             orders: export.orders.into_iter().map(OrderBody::from).collect(),
+            cart: export.cart.into(),
             reviews: export
                 .reviews
                 .map(|reviews| reviews.into_iter().map(ReviewBody::from).collect()),

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin_products;
 mod admin_users;
+mod cart;
 mod catalog;
 mod health;
 mod integrations;
@@ -28,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub use accounts::{ApiKeyBody, ExportBody, ProfileBody, TokenBody};
 pub use admin_products::{ImportBody, ImportReportBody, NewProductBody, ProductPatchBody};
+pub use cart::{CartBody, CartLineBody, SetQuantity};
 pub use catalog::{
     CategoriesBody, CategoryBody, CategoryProductsBody, FacetsBody, PageParams, ProductBody,
     ProductPageBody, SearchBody, SearchParams,
@@ -65,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(admin_users::routes())
         .merge(admin_products::routes())
+        .merge(cart::routes())
         .merge(integrations::routes())
         .with_state(state);
     // The rate limit sits on the routes, inside the middleware stack; CORS and the security
