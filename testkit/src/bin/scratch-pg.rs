@@ -61,9 +61,15 @@ async fn create(dirs: &[String]) -> Result<(), String> {
     let options = server.database(&name);
     let mut conn = connect(&options).await?;
     for dir in dirs {
-        let migrator = Migrator::new(Path::new(dir))
+        let mut migrator = Migrator::new(Path::new(dir))
             .await
             .map_err(|e| format!("could not read the migrations in {dir}: {e}"))?;
+        // Several services' schemas in one scratch database (the shop's and the inventory
+        // service's, which in production live in databases of their own): they share sqlx's
+        // bookkeeping table, so each migrator must ignore the versions the others applied.
+        // Their tables do not collide; the schema each crate's queries are checked against is
+        // its own.
+        migrator.set_ignore_missing(true);
         migrator
             .run(&mut conn)
             .await

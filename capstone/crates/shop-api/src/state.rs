@@ -10,7 +10,7 @@ use std::sync::Arc;
 use mongodb::options::ClientOptions;
 use secrecy::ExposeSecret;
 use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
-use shop_db::{CartRepo, ProductRepo};
+use shop_db::{CartRepo, OrderRepo, ProductRepo};
 use sqlx::PgPool;
 
 use crate::auth::tokens::random_secret;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub products: ProductRepo,
     /// Signed-in customers' carts (chapter 08).
     pub carts: CartRepo,
+    /// Orders and their state machine (chapter 08).
+    pub orders: OrderRepo,
     /// The reviews collection. Always present: creating a MongoDB client does not connect, so
     /// the service starts without MongoDB, and each review request finds out on its own
     /// (within the server-selection timeout) whether it is back.
@@ -100,6 +102,7 @@ impl AppState {
             accounts,
             products: ProductRepo::new(pool.clone()),
             carts: CartRepo::new(pool.clone()),
+            orders: OrderRepo::new(pool.clone()),
             pool,
             reviews: ReviewStore::new(&mongodb),
             mongodb,

@@ -11,6 +11,8 @@
 //!   filters, facets, allow-listed sorts and keyset cursors, and the admin's writes;
 //! - carts (chapter 08): [`CartRepo`], a signed-in customer's lines priced as the catalog
 //!   prices them now;
+//! - orders (chapter 08): [`OrderRepo`], a customer's own and every order for the staff,
+//!   moved through the domain's state machine with a history of each transition;
 //! - the reviews store, one MongoDB collection of typed documents;
 //! - a deterministic seed generator that fills a database with a realistic amount of data.
 //!
@@ -22,6 +24,7 @@ pub mod api_keys;
 pub mod carts;
 pub mod catalog;
 pub mod error;
+pub mod orders;
 pub mod products;
 pub mod reviews;
 pub mod seed;
@@ -31,6 +34,9 @@ pub mod users;
 pub use api_keys::{ApiKey, ApiKeyRepo, NewApiKey, Scope};
 pub use carts::{Cart, CartError, CartLine, CartRepo, Quantity, QuantityError};
 pub use error::DbError;
+pub use orders::{
+    OrderDetail, OrderLineDetail, OrderRepo, OrderSummary, Transition, TransitionError,
+};
 pub use products::{Category, PageSize, PageSizeError, Product, ProductPage, ProductRepo};
 pub use sessions::{Refresh, RevokeReason, SessionLifetimes, SessionRepo};
 pub use users::{

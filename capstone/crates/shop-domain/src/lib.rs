@@ -9,7 +9,9 @@
 //!   cannot be mixed up;
 //! - [`Email`]: a practical address parser;
 //! - [`Sku`]: stock-keeping units in one canonical spelling;
-//! - [`Role`]: customer, support or admin (chapter 04).
+//! - [`Role`]: customer, support or admin (chapter 04);
+//! - [`order`]: the order state machine ([`OrderStatus`]) and the order as a fold over its
+//!   events ([`Order`], [`OrderEvent`]) (chapter 08).
 //!
 //! Every invariant has a property test in `tests/`; run them all with
 //! `cargo test -p shop-domain`.
@@ -17,6 +19,7 @@
 pub mod email;
 pub mod id;
 pub mod money;
+pub mod order;
 pub mod role;
 pub mod sku;
 
@@ -24,6 +27,10 @@ pub use email::{Email, EmailError};
 pub use id::{CategoryId, OrderId, ParseIdError, ProductId, UserId};
 pub use money::{
     AllocationError, Currency, Money, MoneyError, ParseCurrencyError, ParseMoneyError,
+};
+pub use order::{
+    IllegalTransition, Order, OrderAction, OrderCommand, OrderEvent, OrderStatus,
+    ParseOrderActionError, ParseOrderStatusError, ReplayError,
 };
 pub use role::{ParseRoleError, Role};
 pub use sku::{Sku, SkuError};

@@ -27,6 +27,10 @@ pub enum Permission {
     UsersRead,
     /// Give an account another role (`PATCH /admin/users/{id}/role`).
     RolesAssign,
+    /// See every customer's orders (`GET /admin/orders`, `GET /admin/orders/{id}`).
+    OrdersList,
+    /// Move any order through its states: fulfil, ship, refund (`POST /admin/orders/{id}/transitions`).
+    OrdersManage,
 }
 
 /// The one table of who may do what.
@@ -34,8 +38,15 @@ pub fn granted_to(role: Role) -> &'static [Permission] {
     use Permission::*;
     match role {
         Role::Customer => &[],
-        Role::Support => &[UsersRead],
-        Role::Admin => &[CatalogWrite, UsersList, UsersRead, RolesAssign],
+        Role::Support => &[UsersRead, OrdersList],
+        Role::Admin => &[
+            CatalogWrite,
+            UsersList,
+            UsersRead,
+            RolesAssign,
+            OrdersList,
+            OrdersManage,
+        ],
     }
 }
 
@@ -53,6 +64,8 @@ impl Permission {
             Permission::UsersList => "users:list",
             Permission::UsersRead => "users:read",
             Permission::RolesAssign => "roles:assign",
+            Permission::OrdersList => "orders:list",
+            Permission::OrdersManage => "orders:manage",
         }
     }
 }
@@ -98,6 +111,18 @@ pub mod perm {
     impl RequiredPermission for RolesAssign {
         const PERMISSION: Permission = Permission::RolesAssign;
     }
+
+    #[derive(Debug)]
+    pub enum OrdersList {}
+    impl RequiredPermission for OrdersList {
+        const PERMISSION: Permission = Permission::OrdersList;
+    }
+
+    #[derive(Debug)]
+    pub enum OrdersManage {}
+    impl RequiredPermission for OrdersManage {
+        const PERMISSION: Permission = Permission::OrdersManage;
+    }
 }
 // ANCHOR_END: markers
 
@@ -113,14 +138,16 @@ mod tests {
             Permission::UsersList,
             Permission::UsersRead,
             Permission::RolesAssign,
+            Permission::OrdersList,
+            Permission::OrdersManage,
         ] {
             assert!(allows(Role::Admin, permission), "{permission}");
         }
     }
 
     #[test]
-    fn support_reads_accounts_and_does_nothing_else() {
+    fn support_reads_accounts_and_orders_and_changes_nothing() {
         let held: Vec<Permission> = granted_to(Role::Support).to_vec();
-        assert_eq!(held, [Permission::UsersRead]);
+        assert_eq!(held, [Permission::UsersRead, Permission::OrdersList]);
     }
 }

@@ -7,6 +7,7 @@ mod cart;
 mod catalog;
 mod health;
 mod integrations;
+mod orders;
 mod reviews;
 
 use std::time::Duration;
@@ -35,6 +36,10 @@ pub use catalog::{
     ProductPageBody, SearchBody, SearchParams,
 };
 pub use health::{Check, CheckStatus, Checks, Health, Overall, Readiness};
+pub use orders::{
+    OrderDetailBody, OrderLineBody, OrderListBody, OrderListParams, OrderSummaryBody,
+    TransitionBody, TransitionRequest,
+};
 pub use reviews::{AuthorBody, RatingBody, ReviewBody, ReviewParams, ReviewsBody};
 
 use crate::error::panic_response;
@@ -68,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_users::routes())
         .merge(admin_products::routes())
         .merge(cart::routes())
+        .merge(orders::routes())
         .merge(integrations::routes())
         .with_state(state);
     // The rate limit sits on the routes, inside the middleware stack; CORS and the security

@@ -11,6 +11,7 @@ mod cart;
 mod catalog_search;
 mod health;
 mod helpers;
+mod orders;
 mod permissions;
 mod products;
 mod reviews;

@@ -39,6 +39,15 @@ mod needs_postgres {
         let app = TestApp::spawn().await;
         let user = app.signed_up("someone@example.com").await.id;
         let product = app.fixtures().speaker;
+        let order = shop_domain::OrderId::generate();
+        sqlx::query(
+            "INSERT INTO orders (id, user_id, status, currency) VALUES ($1, $2::uuid, 'paid', 'EUR')",
+        )
+        .bind(order.as_uuid())
+        .bind(&user)
+            .execute(app.pool())
+            .await
+            .expect("an order to move");
         let families = [
             (
                 "catalog:write",
@@ -70,11 +79,26 @@ mod needs_postgres {
                     Some(json!({ "role": "customer" })),
                 )],
             ),
+            (
+                "orders:list",
+                vec![
+                    call(Method::GET, "/admin/orders", None),
+                    call(Method::GET, format!("/admin/orders/{order}"), None),
+                ],
+            ),
+            (
+                "orders:manage",
+                vec![call(
+                    Method::POST,
+                    format!("/admin/orders/{order}/transitions"),
+                    Some(json!({ "action": "fulfil" })),
+                )],
+            ),
         ];
         // Who may: the book's table. Everyone else signed in gets 403, nobody signed in 401.
         let allowed = |role: Role, family: &str| match role {
             Role::Customer => false,
-            Role::Support => family == "users:read",
+            Role::Support => ["users:read", "orders:list"].contains(&family),
             Role::Admin => true,
         };
 
