@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use shop_http::shutdown_signal;
 use shop_inventory::config::LogFormat;
 use shop_inventory::{Application, Config, Schema};
 use shop_telemetry::logs::Format;
@@ -83,28 +84,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::info!(addr = %app.local_addr(), "listening on {}", app.local_addr());
     app.run_until_stopped(shutdown).await?;
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send). The handlers are
-/// installed before this returns, so a SIGTERM right after "listening" is not the default
-/// action, which kills the process without draining.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }

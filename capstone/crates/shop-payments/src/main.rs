@@ -50,6 +50,8 @@ async fn run() -> anyhow::Result<()> {
         otlp_endpoint: None,
     })?;
     let webhooks = config.webhook_url.clone();
+    // Installed before "listening" is printed: a SIGTERM right after it must drain, not kill.
+    let signal = shop_http::shutdown_signal().context("cannot listen for shutdown signals")?;
     let sandbox = Sandbox::bind(config).await?;
     println!("payments sandbox listening on {}", sandbox.base_url());
     match webhooks {
@@ -59,7 +61,7 @@ async fn run() -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let running = sandbox.spawn(shutdown.clone());
-    stop_signal().await.context("cannot listen for Ctrl-C")?;
+    signal.await;
     println!("stopping");
     running.stop().await?;
     Ok(())
@@ -102,20 +104,4 @@ fn config_from_env() -> anyhow::Result<SandboxConfig> {
         webhook_url,
         ..SandboxConfig::new(webhook_secret)
     })
-}
-
-async fn stop_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }
