@@ -94,6 +94,10 @@ pub struct Config {
     pub security: SecuritySettings,
     /// Logs and trace export (chapter 07).
     pub telemetry: TelemetrySettings,
+    /// The inventory service the checkout reserves stock in (chapter 08).
+    pub inventory: InventorySettings,
+    /// The payment provider and its webhooks (chapter 08).
+    pub payments: PaymentsSettings,
 }
 // ANCHOR_END: config
 
@@ -113,6 +117,8 @@ impl Default for Config {
             accounts: AccountSettings::default(),
             security: SecuritySettings::default(),
             telemetry: TelemetrySettings::default(),
+            inventory: InventorySettings::default(),
+            payments: PaymentsSettings::default(),
         }
     }
 }
@@ -297,6 +303,62 @@ impl Default for TelemetrySettings {
         }
     }
 }
+
+// ANCHOR: checkout_settings
+/// The `[inventory]` section (chapter 08).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventorySettings {
+    /// The inventory service's gRPC endpoint, `http://host:port`.
+    #[serde(deserialize_with = "grpc_endpoint")]
+    pub url: String,
+    /// How long a checkout's reservation holds the stock while the payment is pending; the
+    /// inventory's reaper gives it back after that.
+    #[serde(rename = "hold_secs", deserialize_with = "secs::<_, 60, 3_600>")]
+    pub hold: Duration,
+}
+
+impl Default for InventorySettings {
+    fn default() -> Self {
+        InventorySettings {
+            url: "http://127.0.0.1:50051".to_owned(),
+            hold: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The `[payments]` section (chapter 08).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsSettings {
+    /// The payment provider's API, `http://` or `https://`: locally, the sandbox
+    /// (`cargo run -p shop-payments --bin payments-sandbox`).
+    #[serde(deserialize_with = "http_url")]
+    pub url: url::Url,
+    /// The secret the provider signs webhooks with (16 characters or more), shared with it.
+    /// Unset, the service makes up a random one and warns: no webhook verifies, so no order
+    /// is ever marked paid.
+    #[serde(deserialize_with = "webhook_secret")]
+    pub webhook_secret: Option<shop_payments::WebhookSecret>,
+    /// How far a webhook's signed timestamp may be from now: an older one is refused, so a
+    /// captured request cannot be replayed later.
+    #[serde(
+        rename = "webhook_tolerance_secs",
+        deserialize_with = "secs::<_, 1, 3_600>"
+    )]
+    pub webhook_tolerance: Duration,
+}
+
+impl Default for PaymentsSettings {
+    fn default() -> Self {
+        PaymentsSettings {
+            url: url::Url::parse("http://127.0.0.1:4010/").expect("a valid constant URL"),
+            webhook_secret: None,
+            webhook_tolerance: Duration::from_secs(5 * 60),
+        }
+    }
+}
+// ANCHOR_END: checkout_settings
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -670,6 +732,17 @@ fn jwt_secret<'de, D: Deserializer<'de>>(
     Ok(Some(SecretString::from(secret)))
 }
 
+fn webhook_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<shop_payments::WebhookSecret>, D::Error> {
+    // Read as text whatever it looks like (figment makes an all-digit variable a number, and
+    // serde's "invalid type" message would quote it), then checked for length.
+    let secret = secret_text(deserializer, "the webhook secret")?;
+    shop_payments::WebhookSecret::new(secret)
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
 fn log_filter<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let filter = String::deserialize(deserializer)?;
     tracing_subscriber::EnvFilter::try_new(&filter).map_err(|error| {
@@ -695,6 +768,32 @@ fn otlp_endpoint<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<St
         ));
     }
     Ok(Some(url))
+}
+
+fn grpc_endpoint<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let url = String::deserialize(deserializer)?;
+    let uri: axum::http::Uri =
+        (url.parse()).map_err(|_| de::Error::custom("not a URL (expected http://host:50051)"))?;
+    // Plain HTTP/2 only: this workspace's tonic is built without TLS.
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() || uri.path() != "/" {
+        return Err(de::Error::custom(
+            "must be http://host:port with no path, e.g. http://127.0.0.1:50051",
+        ));
+    }
+    Ok(url)
+}
+
+fn http_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<url::Url, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    // As for the collector: the URL may carry credentials, so the message never quotes it.
+    let url = url::Url::parse(&text)
+        .map_err(|_| de::Error::custom("not a URL (expected http://host:4010/)"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(de::Error::custom(
+            "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:4010/",
+        ));
+    }
+    Ok(url)
 }
 
 /// A list of origins, or one comma-separated string of them (how a variable writes a list).
@@ -878,6 +977,33 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("0 is out of range"), "{message}");
+    }
+
+    #[test]
+    fn the_checkout_settings_are_checked_at_load() {
+        let message = error_of(None, &[("SHOP_PAYMENTS__WEBHOOK_SECRET", "1234567")]);
+        assert!(
+            message.contains("SHOP_PAYMENTS__WEBHOOK_SECRET"),
+            "{message}"
+        );
+        assert!(!message.contains("1234567"), "{message}");
+        let message = error_of(None, &[("SHOP_INVENTORY__URL", "https://inventory:50051")]);
+        assert!(message.contains("must be http://host:port"), "{message}");
+        let message = error_of(None, &[("SHOP_PAYMENTS__URL", "ftp://psp.example/")]);
+        assert!(message.contains("SHOP_PAYMENTS__URL"), "{message}");
+        let message = error_of(None, &[("SHOP_INVENTORY__HOLD_SECS", "5")]);
+        assert!(message.contains("from 60 to 3600 seconds"), "{message}");
+
+        let config = Config::load_from(
+            None,
+            vars(&[
+                ("SHOP_PAYMENTS__WEBHOOK_SECRET", "whsec_0123456789abcdef"),
+                ("SHOP_INVENTORY__URL", "http://10.0.0.7:50051"),
+            ]),
+        )
+        .unwrap();
+        assert!(config.payments.webhook_secret.is_some());
+        assert_eq!(config.inventory.url, "http://10.0.0.7:50051");
     }
 
     #[test]

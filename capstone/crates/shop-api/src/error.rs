@@ -46,6 +46,9 @@ mod problem_type {
     pub const TOO_MANY_REQUESTS: &str = "tag:backend-rs,2026:shop/too-many-requests";
     pub const PAYLOAD_TOO_LARGE: &str = "tag:backend-rs,2026:shop/payload-too-large";
     pub const INTERNAL: &str = "tag:backend-rs,2026:shop/internal-error";
+    pub const DEPENDENCY_UNAVAILABLE: &str = "tag:backend-rs,2026:shop/dependency-unavailable";
+    pub const PAYMENT_DECLINED: &str = "tag:backend-rs,2026:shop/payment-declined";
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "tag:backend-rs,2026:shop/idempotency-key-reused";
 }
 
 /// How long a client should wait before asking for reviews again after a 503.
@@ -117,6 +120,26 @@ pub enum ApiError {
     #[error("reviews are unavailable")]
     ReviewsUnavailable(#[source] BoxError),
 
+    /// 503: a service this request needs (the inventory, the payment provider) is not
+    /// answering, or its circuit breaker is open. `Retry-After` says when to try again; what
+    /// does not need it (the catalog) keeps working.
+    #[error("the {what} service is unavailable")]
+    DependencyUnavailable {
+        what: &'static str,
+        retry_after: std::time::Duration,
+        #[source]
+        source: BoxError,
+    },
+
+    /// 402: the payment provider declined the card (`reason` is its code, such as
+    /// `insufficient_funds`). Nothing was charged and nothing stays reserved.
+    #[error("payment declined: {reason}")]
+    PaymentDeclined { reason: &'static str },
+
+    /// 422: an `Idempotency-Key` already used for a different request.
+    #[error("idempotency key reused for another request")]
+    IdempotencyKeyReused,
+
     /// 500: anything else. The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -144,6 +167,9 @@ impl ApiError {
             ApiError::InvalidQuery { .. } | ApiError::InvalidPath { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidFields { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ReviewsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DependencyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -214,6 +240,34 @@ impl ApiError {
                 "The review store is not answering. Products, prices and categories still work; \
                  try the reviews again shortly.",
             ),
+            ApiError::DependencyUnavailable {
+                what, retry_after, ..
+            } => Problem::new(
+                problem_type::DEPENDENCY_UNAVAILABLE,
+                "Temporarily unavailable",
+                status,
+            )
+            .with_detail(format!(
+                "The {what} service is not answering. Browsing the catalog still works; try \
+                 again in {} seconds (the same Idempotency-Key resumes a checkout).",
+                retry_after_secs(*retry_after)
+            )),
+            ApiError::PaymentDeclined { reason } => {
+                Problem::new(problem_type::PAYMENT_DECLINED, "Payment declined", status)
+                    .with_detail(format!(
+                        "The card was declined ({reason}). Nothing was charged and the stock \
+                         is released; to try another card, send a new Idempotency-Key."
+                    ))
+            }
+            ApiError::IdempotencyKeyReused => Problem::new(
+                problem_type::IDEMPOTENCY_KEY_REUSED,
+                "Idempotency key reused",
+                status,
+            )
+            .with_detail(
+                "This Idempotency-Key was sent before with a different request. Use a new key \
+                 for a new request.",
+            ),
             ApiError::Internal(_) => internal_problem(),
         }
     }
@@ -251,6 +305,9 @@ impl IntoResponse for ApiError {
             ApiError::ReviewsUnavailable(source) => {
                 tracing::warn!(error = %CauseChain(source.as_ref()), "reviews unavailable");
             }
+            ApiError::DependencyUnavailable { what, source, .. } => {
+                tracing::warn!(dependency = what, error = %CauseChain(source.as_ref()), "dependency unavailable");
+            }
             _ => {}
         }
         let mut response = self.problem().into_response();
@@ -261,7 +318,8 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(REVIEWS_RETRY_AFTER_SECS),
                 );
             }
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::TooManyRequests { retry_after }
+            | ApiError::DependencyUnavailable { retry_after, .. } => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs(retry_after)),

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shop_http::{RunningServer, ServeError, Server};
+use shop_payments::PaymentProvider;
 use sqlx::PgPool;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +74,7 @@ impl Application {
             pool: None,
             mailer: None,
             clock: None,
+            payments: None,
         }
     }
 
@@ -105,6 +107,7 @@ pub struct Builder {
     pool: Option<PgPool>,
     mailer: Option<Arc<dyn Mailer>>,
     clock: Option<Arc<dyn Clock>>,
+    payments: Option<Arc<dyn PaymentProvider>>,
 }
 
 impl Builder {
@@ -127,6 +130,12 @@ impl Builder {
         self
     }
 
+    /// Take payments through this provider instead of the one at `[payments] url`.
+    pub fn payments(mut self, payments: Arc<dyn PaymentProvider>) -> Builder {
+        self.payments = Some(payments);
+        self
+    }
+
     // ANCHOR: build
     pub async fn build(self) -> Result<Application, StartError> {
         let Builder {
@@ -135,6 +144,7 @@ impl Builder {
             pool,
             mailer,
             clock,
+            payments,
         } = self;
         let tls = tls::load(&config.security.tls)?
             .map(|pair| tls::server_config(&pair))
@@ -160,7 +170,7 @@ impl Builder {
         let listen = config.listen;
         let mailer = mailer.unwrap_or_else(|| Arc::new(Outbox::new(config.accounts.mail_echo)));
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let state = AppState::new(pool, config, mailer, clock).await?;
+        let state = AppState::new(pool, config, mailer, clock, payments).await?;
         seed::prepare_reviews(state.reviews.clone(), options.seed);
 
         let mut server = Server::bind(listen).await?.limits(limits);

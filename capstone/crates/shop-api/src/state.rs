@@ -5,12 +5,19 @@
 //! builds its own state (its own database, its own MongoDB address) and runs in parallel with
 //! the others.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use mongodb::options::ClientOptions;
 use secrecy::ExposeSecret;
 use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
-use shop_db::{CartRepo, OrderRepo, ProductRepo};
+use shop_db::{CartRepo, CheckoutRepo, OrderRepo, ProductRepo};
+use shop_inventory::{ClientError, InventoryClient, default_dependency_config};
+use shop_payments::{
+    HttpProvider, HttpProviderConfig, InvalidBaseUrl, PaymentProvider, ReplayGuard, Verifier,
+    WebhookSecret,
+};
+use shop_resilience::Dependency;
 use sqlx::PgPool;
 
 use crate::auth::tokens::random_secret;
@@ -31,6 +38,15 @@ pub struct AppState {
     pub carts: CartRepo,
     /// Orders and their state machine (chapter 08).
     pub orders: OrderRepo,
+    /// The checkout's idempotency keys, pending orders and handled payment events.
+    pub checkout: CheckoutRepo,
+    /// The inventory service, over gRPC, behind its breaker, bulkhead and retry budget.
+    /// Connects lazily: the shop starts, and its catalog serves, while inventory is down.
+    pub inventory: InventoryClient,
+    /// The payment provider (the sandbox, locally).
+    pub payments: Arc<dyn PaymentProvider>,
+    /// Checks the provider's webhook signatures and refuses replays.
+    pub webhooks: Arc<Verifier>,
     /// The reviews collection. Always present: creating a MongoDB client does not connect, so
     /// the service starts without MongoDB, and each review request finds out on its own
     /// (within the server-selection timeout) whether it is back.
@@ -54,16 +70,28 @@ pub enum StateError {
     Mongo(#[source] mongodb::error::Error),
     #[error("invalid password hashing settings ([accounts] password_hash_*)")]
     PasswordHashing(#[source] crate::auth::password::HashError),
+    #[error("invalid [inventory] url")]
+    Inventory(#[source] ClientError),
+    #[error("invalid [payments] url")]
+    Payments(#[source] InvalidBaseUrl),
+    #[error("cannot build the payment provider's HTTP client")]
+    PaymentsClient(#[source] reqwest::Error),
 }
 
+/// How many webhook signatures the replay guard remembers within the tolerance window: far
+/// more than a provider sends a shop in five minutes; past it webhooks get 503 and come again.
+const REMEMBERED_WEBHOOKS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not zero");
+
 impl AppState {
-    /// The state over an open PostgreSQL pool, with mail sent through `mailer` and the login
-    /// throttle on `clock`. Nothing here waits for MongoDB.
+    /// The state over an open PostgreSQL pool, with mail sent through `mailer`, the login
+    /// throttle on `clock`, and payments through `payments` (by default, the provider at
+    /// `[payments] url`). Nothing here waits for MongoDB, the inventory or the provider.
     pub async fn new(
         pool: PgPool,
         config: Config,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
+        payments: Option<Arc<dyn PaymentProvider>>,
     ) -> Result<AppState, StateError> {
         // Parsing a `mongodb://` URL resolves nothing and connects nowhere (a `mongodb+srv://`
         // URL would need DNS, which this workspace's driver build leaves out).
@@ -97,7 +125,43 @@ impl AppState {
         let observability = Observability::new();
         accounts.metrics = observability.shop.clone();
         accounts.throttle = LoginThrottle::new(ThrottlePolicy::from(&config.security), clock);
+        let inventory = InventoryClient::connect_lazy(
+            &config.inventory.url,
+            Arc::new(Dependency::new("inventory", default_dependency_config())),
+        )
+        .map_err(StateError::Inventory)?;
+        let payments = match payments {
+            Some(payments) => payments,
+            None => {
+                let http = reqwest::Client::builder()
+                    .build()
+                    .map_err(StateError::PaymentsClient)?;
+                let provider = HttpProvider::new(
+                    config.payments.url.clone(),
+                    http,
+                    HttpProviderConfig::default(),
+                )
+                .map_err(StateError::Payments)?;
+                Arc::new(provider)
+            }
+        };
+        let secret = config.payments.webhook_secret.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "SHOP_PAYMENTS__WEBHOOK_SECRET is not set: no payment webhook can be verified, \
+                 so no order will be marked paid"
+            );
+            WebhookSecret::generate()
+        });
+        let webhooks = Verifier::new(
+            secret,
+            config.payments.webhook_tolerance,
+            ReplayGuard::new(REMEMBERED_WEBHOOKS),
+        );
         Ok(AppState {
+            checkout: CheckoutRepo::new(pool.clone()),
+            inventory,
+            payments,
+            webhooks: Arc::new(webhooks),
             tokens,
             accounts,
             products: ProductRepo::new(pool.clone()),

@@ -69,6 +69,13 @@ struct SignInLabels {
     outcome: SignIn,
 }
 
+/// Why a payment failed: the provider's decline codes, and `provider_unavailable`. A closed
+/// set, so the number of series stays small.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PaymentFailureLabels {
+    reason: String,
+}
+
 // ANCHOR: business_metrics
 /// Counts what the business asks about, beside what the HTTP layer already counts: a spike
 /// of failed sign-ins is credential stuffing long before it is a 5xx.
@@ -76,6 +83,8 @@ struct SignInLabels {
 pub struct ShopMetrics {
     sign_ins: Family<SignInLabels, Counter>,
     accounts_registered: Counter,
+    orders_placed: Counter,
+    payment_failures: Family<PaymentFailureLabels, Counter>,
 }
 
 /// Counters that are not registered yet count into nothing anyone reads (what a part built
@@ -85,6 +94,8 @@ impl Default for ShopMetrics {
         ShopMetrics {
             sign_ins: Family::default(),
             accounts_registered: Counter::default(),
+            orders_placed: Counter::default(),
+            payment_failures: Family::default(),
         }
     }
 }
@@ -101,6 +112,16 @@ impl ShopMetrics {
             "shop_sign_ins",
             "Sign-in attempts by outcome: success, failure (wrong address or password), throttled",
             metrics.sign_ins.clone(),
+        );
+        registry.register(
+            "shop_orders_placed",
+            "Checkouts that placed an order with its stock reserved and its payment accepted",
+            metrics.orders_placed.clone(),
+        );
+        registry.register(
+            "shop_payment_failures",
+            "Payments that failed, by reason: the provider's decline code, or provider_unavailable",
+            metrics.payment_failures.clone(),
         );
         metrics
     }
@@ -121,6 +142,18 @@ impl ShopMetrics {
     /// Sign-ins with this outcome so far.
     pub fn sign_ins(&self, outcome: SignIn) -> u64 {
         self.sign_ins.get_or_create(&SignInLabels { outcome }).get()
+    }
+
+    pub fn order_placed(&self) {
+        self.orders_placed.inc();
+    }
+
+    /// `reason` is one of a closed set: a provider decline code or `provider_unavailable`.
+    pub fn payment_failed(&self, reason: &'static str) {
+        let labels = PaymentFailureLabels {
+            reason: reason.to_owned(),
+        };
+        self.payment_failures.get_or_create(&labels).inc();
     }
 }
 // ANCHOR_END: business_metrics

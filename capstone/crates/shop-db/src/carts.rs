@@ -117,25 +117,7 @@ impl CartRepo {
     /// The cart of `user`, oldest line first; an empty cart when there is none.
     #[instrument(skip_all, fields(user.id = %user), err(level = "debug"))]
     pub async fn get(&self, user: UserId) -> Result<Cart, DbError> {
-        let rows = sqlx::query_as!(
-            LineRow,
-            r#"
-            SELECT c.product_id, p.sku, p.name, c.quantity, p.price_minor, p.currency,
-                   (p.archived_at IS NOT NULL) AS "archived!"
-            FROM cart_items c
-            JOIN products p ON p.id = c.product_id
-            WHERE c.user_id = $1
-            ORDER BY c.added_at, c.product_id
-            "#,
-            user.as_uuid(),
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let lines = rows
-            .into_iter()
-            .map(CartLine::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Cart::of(user, lines)
+        read_cart(&self.pool, user).await
     }
 
     // ANCHOR: set_quantity
@@ -241,6 +223,33 @@ impl CartRepo {
             .rows_affected();
         Ok(removed)
     }
+}
+
+/// The cart of `user` through `executor`: the pool for `GET /cart`, the checkout's transaction
+/// when it turns the cart into an order.
+pub(crate) async fn read_cart(
+    executor: impl sqlx::PgExecutor<'_>,
+    user: UserId,
+) -> Result<Cart, DbError> {
+    let rows = sqlx::query_as!(
+        LineRow,
+        r#"
+        SELECT c.product_id, p.sku, p.name, c.quantity, p.price_minor, p.currency,
+               (p.archived_at IS NOT NULL) AS "archived!"
+        FROM cart_items c
+        JOIN products p ON p.id = c.product_id
+        WHERE c.user_id = $1
+        ORDER BY c.added_at, c.product_id
+        "#,
+        user.as_uuid(),
+    )
+    .fetch_all(executor)
+    .await?;
+    let lines = rows
+        .into_iter()
+        .map(CartLine::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Cart::of(user, lines)
 }
 
 impl TryFrom<LineRow> for CartLine {

@@ -23,6 +23,7 @@
 pub mod api_keys;
 pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod error;
 pub mod orders;
 pub mod products;
@@ -33,6 +34,7 @@ pub mod users;
 
 pub use api_keys::{ApiKey, ApiKeyRepo, NewApiKey, Scope};
 pub use carts::{Cart, CartError, CartLine, CartRepo, Quantity, QuantityError};
+pub use checkout::{CheckoutRepo, Claim, PendingOrder, PlaceError};
 pub use error::DbError;
 pub use orders::{
     OrderDetail, OrderLineDetail, OrderRepo, OrderSummary, Transition, TransitionError,

@@ -120,7 +120,7 @@ struct TransitionRow {
 
 /// A status as stored. `'placed'` is the spelling the seed generator still writes (migration
 /// 20261202000002 explains why both are allowed): it means pending payment.
-fn stored_status(text: &str, order: Uuid) -> Result<OrderStatus, DbError> {
+pub(crate) fn stored_status(text: &str, order: Uuid) -> Result<OrderStatus, DbError> {
     if text == "placed" {
         return Ok(OrderStatus::PendingPayment);
     }

@@ -614,6 +614,13 @@ impl UserRepo {
             sqlx::query!("DELETE FROM cart_items WHERE user_id = $1", id.as_uuid())
                 .execute(&mut *tx)
                 .await?;
+            // Stored checkout answers are the customer's history too; the orders stay.
+            sqlx::query!(
+                "DELETE FROM checkout_requests WHERE user_id = $1",
+                id.as_uuid()
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(erased)

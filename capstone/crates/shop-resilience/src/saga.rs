@@ -126,6 +126,19 @@ impl<E> Saga<E> {
     }
     // ANCHOR_END: saga_abort
 
+    /// Stops for now without undoing anything, because a step failed in a way worth retrying
+    /// (a dependency unavailable) and every completed step is idempotent: running the saga
+    /// again with the same keys finds them done and goes on from where this run stopped. The
+    /// caller owns what is left: whoever retries, or a reaper when nobody does.
+    pub fn suspend(mut self) {
+        tracing::info!(
+            saga = self.name,
+            completed = ?self.completed(),
+            "saga suspended: a retry resumes it"
+        );
+        self.completed.clear();
+    }
+
     /// The saga succeeded: drops the compensations.
     pub fn finish(mut self) {
         tracing::info!(

@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{patch, post};
+use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use shop_db::DbError;
 use shop_db::catalog::{
@@ -38,8 +38,11 @@ use shop_db::catalog::{
 };
 use shop_domain::{Currency, Money, ProductId, Sku};
 use shop_http::{FieldError, FieldErrors, Patch};
+use shop_inventory::StockLevel;
+use shop_resilience::Deadline;
 
 use super::catalog::ProductBody;
+use super::checkout::inventory_error;
 use crate::auth::{RequirePermission, perm};
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -51,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/products", post(create))
         .route("/admin/products/import", post(import))
         .route("/admin/products/{id}", patch(update).delete(archive))
+        .route("/admin/products/{id}/stock", get(stock).post(restock))
 }
 
 /// The most products one import may hold: one statement, one transaction, a bounded time.
@@ -380,6 +384,93 @@ pub async fn archive(
     }
     tracing::info!(by = %editor.0.user_id, product = %id, "product archived");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/products/{id}/stock` `{"add": 10}`: units arrived at the warehouse.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestockBody {
+    pub add: u32,
+}
+
+/// A product's stock, as the inventory service has it.
+#[derive(Debug, Serialize)]
+pub struct StockBody {
+    pub sku: Sku,
+    pub on_hand: u32,
+    pub reserved: u32,
+    pub available: u32,
+}
+
+impl From<StockLevel> for StockBody {
+    fn from(level: StockLevel) -> Self {
+        StockBody {
+            sku: level.sku,
+            on_hand: level.on_hand,
+            reserved: level.reserved,
+            available: level.available,
+        }
+    }
+}
+
+// ANCHOR: restock
+/// `GET /admin/products/{id}/stock`: asks the inventory service (503 when it is down). A SKU
+/// the inventory has never stocked is at zero.
+pub async fn stock(
+    _editor: RequirePermission<perm::CatalogWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<ProductId>,
+) -> Result<axum::Json<StockBody>, ApiError> {
+    let sku = product_sku(&state, id).await?;
+    let levels = (state.inventory)
+        .stock(
+            std::slice::from_ref(&sku),
+            Deadline::after(INVENTORY_BUDGET),
+        )
+        .await
+        .map_err(inventory_error)?;
+    let level = (levels.into_iter().next()).unwrap_or_else(|| StockLevel::new(sku, 0, 0));
+    Ok(axum::Json(level.into()))
+}
+
+/// `POST /admin/products/{id}/stock`: adds units. Not idempotent (the inventory's Restock has
+/// no key yet): a client that did not hear the answer should read the stock before sending
+/// again.
+pub async fn restock(
+    editor: RequirePermission<perm::CatalogWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<ProductId>,
+    Json(body): Json<RestockBody>,
+) -> Result<axum::Json<StockBody>, ApiError> {
+    if body.add == 0 || body.add > MAX_RESTOCK {
+        return Err(ApiError::InvalidFields {
+            errors: vec![FieldError::body(
+                "add",
+                format!("must be from 1 to {MAX_RESTOCK} units"),
+            )],
+        });
+    }
+    let sku = product_sku(&state, id).await?;
+    let level = (state.inventory)
+        .restock(&sku, body.add, Deadline::after(INVENTORY_BUDGET))
+        .await
+        .map_err(inventory_error)?;
+    tracing::info!(by = %editor.0.user_id, product = %id, add = body.add, "restocked");
+    Ok(axum::Json(level.into()))
+}
+// ANCHOR_END: restock
+
+/// The most units one restock adds: a typo of three zeros is refused, not stocked.
+const MAX_RESTOCK: u32 = 100_000;
+
+/// How long a stock call may take.
+const INVENTORY_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+async fn product_sku(state: &AppState, id: ProductId) -> Result<Sku, ApiError> {
+    let product = state.products.get(id).await?;
+    Ok(product
+        .ok_or_else(|| ApiError::not_found("product", id))?
+        .sku)
 }
 
 /// `POST /admin/products/import`: inserts new SKUs, updates changed ones, leaves identical

@@ -5,9 +5,11 @@ mod admin_products;
 mod admin_users;
 mod cart;
 mod catalog;
+mod checkout;
 mod health;
 mod integrations;
 mod orders;
+mod payment_webhooks;
 mod reviews;
 
 use std::time::Duration;
@@ -34,6 +36,9 @@ pub use cart::{CartBody, CartLineBody, SetQuantity};
 pub use catalog::{
     CategoriesBody, CategoryBody, CategoryProductsBody, FacetsBody, PageParams, ProductBody,
     ProductPageBody, SearchBody, SearchParams,
+};
+pub use checkout::{
+    CheckoutBody, CheckoutRequest, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PaymentBody,
 };
 pub use health::{Check, CheckStatus, Checks, Health, Overall, Readiness};
 pub use orders::{
@@ -74,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_products::routes())
         .merge(cart::routes())
         .merge(orders::routes())
+        .merge(checkout::routes())
+        .merge(payment_webhooks::routes())
         .merge(integrations::routes())
         .with_state(state);
     // The rate limit sits on the routes, inside the middleware stack; CORS and the security

@@ -187,6 +187,11 @@ async fn after_transition(
     moved: Result<Transition, TransitionError>,
 ) -> Result<Json<OrderDetailBody>, ApiError> {
     match moved {
+        // A cancelled order's reserved stock goes back on sale at once.
+        Ok(Transition {
+            to: OrderStatus::Cancelled,
+            ..
+        }) => super::checkout::release_stock(state, id).await,
         Ok(_) => {}
         Err(TransitionError::NotFound(id)) => return Err(ApiError::not_found("order", id)),
         Err(TransitionError::Illegal(illegal)) => {

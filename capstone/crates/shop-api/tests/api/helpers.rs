@@ -19,6 +19,7 @@ use shop_api::security::throttle::ManualClock;
 use shop_api::{Application, Config, StartOptions};
 use shop_domain::{CategoryId, Email, ProductId, Role, UserId};
 use shop_http::{RunningServer, ServeError};
+use shop_payments::PaymentProvider;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -92,6 +93,17 @@ impl TestApp {
         mongodb_database: &str,
         configure: impl FnOnce(&mut Config),
     ) -> TestApp {
+        TestApp::spawn_paying(mongodb_url, mongodb_database, configure, None).await
+    }
+
+    /// [`TestApp::spawn_with`], taking payments through `payments` (the checkout tests' link
+    /// to their sandbox).
+    pub async fn spawn_paying(
+        mongodb_url: &str,
+        mongodb_database: &str,
+        configure: impl FnOnce(&mut Config),
+        payments: Option<Arc<dyn PaymentProvider>>,
+    ) -> TestApp {
         let db = testkit::postgres().await;
         shop_db::MIGRATOR
             .run(db.pool())
@@ -103,7 +115,7 @@ impl TestApp {
         // way it does on every start without --migrate.
         config.database_url = SecretString::from(db.connect_options().to_url_lossy().to_string());
         configure(&mut config);
-        TestApp::start(config, None, Some(fixtures), Some(db)).await
+        TestApp::start(config, None, Some(fixtures), Some(db), payments).await
     }
 
     /// The app with PostgreSQL unreachable (a lazily connecting pool aimed at a closed port),
@@ -116,6 +128,7 @@ impl TestApp {
         TestApp::start(
             test_config(UNREACHABLE_MONGODB, "shop"),
             Some(pool),
+            None,
             None,
             None,
         )
@@ -132,6 +145,7 @@ impl TestApp {
         pool: Option<PgPool>,
         fixtures: Option<Fixtures>,
         db: Option<testkit::PgDatabase>,
+        payments: Option<Arc<dyn PaymentProvider>>,
     ) -> TestApp {
         let outbox = Outbox::new(false);
         let mail_fails = Arc::new(AtomicBool::new(false));
@@ -144,6 +158,9 @@ impl TestApp {
             .clock(Arc::new(clock.clone()));
         if let Some(pool) = pool {
             builder = builder.pool(pool);
+        }
+        if let Some(payments) = payments {
+            builder = builder.payments(payments);
         }
         let app = builder.build().await.expect("the test service starts");
         let tokens = app.state().tokens.clone();

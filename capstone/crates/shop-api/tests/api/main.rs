@@ -9,6 +9,7 @@ mod accounts;
 mod admin_products;
 mod cart;
 mod catalog_search;
+mod checkout;
 mod health;
 mod helpers;
 mod orders;

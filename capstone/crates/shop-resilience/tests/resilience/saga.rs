@@ -1,5 +1,5 @@
 //! The saga runner: compensations run last step first, only for completed steps, past a
-//! failing one, and never after `finish`.
+//! failing one, and never after `finish` or `suspend`.
 
 use std::sync::{Arc, Mutex};
 
@@ -99,6 +99,56 @@ async fn a_finished_saga_undoes_nothing() {
     journal.ok_step(&mut saga, "charge", 2).await.expect("ok");
     saga.finish();
     tokio::task::yield_now().await;
+    assert!(journal.entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_suspended_saga_undoes_nothing_and_a_rerun_finds_its_steps_done() {
+    // Idempotent steps: the "reservation" is keyed, so a second run takes the same one.
+    let reserved = Arc::new(Mutex::new(Vec::<&str>::new()));
+    let reserve = |key: &'static str| {
+        let reserved = Arc::clone(&reserved);
+        async move {
+            let mut reserved = reserved.lock().expect("not poisoned");
+            if !reserved.contains(&key) {
+                reserved.push(key);
+            }
+            Ok::<_, StepError>(key)
+        }
+    };
+    let journal = Journal::default();
+    let mut saga = Saga::new("checkout");
+    let undo = |journal: Journal| {
+        move |key: &&'static str| {
+            let key = *key;
+            async move {
+                journal.write(format!("release {key}"));
+                Ok(())
+            }
+        }
+    };
+    saga.step("reserve", reserve("order-1"), undo(journal.clone()))
+        .await
+        .expect("ok");
+    let unavailable = saga
+        .step(
+            "authorise",
+            async { Err::<(), _>(StepError("provider unavailable")) },
+            |_: &()| async { Ok(()) },
+        )
+        .await;
+    assert!(unavailable.is_err());
+    saga.suspend();
+    tokio::task::yield_now().await;
+    assert!(journal.entries().is_empty(), "suspending undoes nothing");
+
+    let mut rerun = Saga::new("checkout");
+    rerun
+        .step("reserve", reserve("order-1"), undo(journal.clone()))
+        .await
+        .expect("ok");
+    rerun.finish();
+    assert_eq!(*reserved.lock().expect("not poisoned"), ["order-1"]);
     assert!(journal.entries().is_empty());
 }
 
