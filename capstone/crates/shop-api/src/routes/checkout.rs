@@ -14,6 +14,11 @@
 //! | 402 | the card was declined: nothing charged, nothing reserved, the order cancelled |
 //! | 409 | out of stock, a product withdrawn, the total is not `expected_total`, or the key is busy |
 //! | 422 | an empty cart, a malformed card number, or the key used before for another request |
+//!
+//! A final answer (201, or a 402 or 409 after an order was placed and undone) is stored and
+//! replayed for the key. A refusal before anything was written (an empty cart, a changed
+//! total) and a 503 are not: the key stays free, for the same request once the cart is fixed
+//! or the dependency is back.
 //! | 503 + `Retry-After` | the inventory or the provider is down: retry with the same key |
 //!
 //! The steps, each keyed by the order id the key was given on its first use, so that running
@@ -139,13 +144,18 @@ async fn checkout(
             state.checkout.finish(user, key, 201, &body).await?;
             Ok(created(order, body))
         }
-        // Worth retrying: the key stays unanswered, and free, for the retry to resume.
-        Err(error) if error.status().is_server_error() => {
+        // Worth retrying (a dependency down), or refused before anything was written (an
+        // empty cart): the key stays unanswered, and free, for the next request to go on with.
+        Err(Failed {
+            error,
+            did_something,
+        }) if error.status().is_server_error() || !did_something => {
             state.checkout.unlock(user, key).await?;
             Err(error)
         }
-        // Final: every later request with the key gets this answer.
-        Err(error) => {
+        // Final: an order was placed and undone. Every later request with the key gets this
+        // answer, as it would have got the order.
+        Err(Failed { error, .. }) => {
             let problem =
                 serde_json::to_value(error.problem()).map_err(|e| ApiError::Internal(e.into()))?;
             (state.checkout)
@@ -157,6 +167,13 @@ async fn checkout(
 }
 // ANCHOR_END: checkout
 
+/// A checkout that did not place an order, and whether it had changed anything on the way.
+struct Failed {
+    error: ApiError,
+    /// False when the first step refused: no order, no reservation, no payment.
+    did_something: bool,
+}
+
 // ANCHOR: saga
 /// The checkout saga for `order`: each step idempotent, a business failure undoes the done
 /// steps, an unavailable dependency suspends it for a retry.
@@ -166,7 +183,7 @@ async fn run(
     order: OrderId,
     card: CardNumber,
     expected: Option<Money>,
-) -> Result<CheckoutBody, ApiError> {
+) -> Result<CheckoutBody, Failed> {
     let deadline = Deadline::after(CALL_BUDGET);
     let mut saga = Saga::new("checkout");
     let outcome = async {
@@ -193,21 +210,19 @@ async fn run(
         .map(|payment| (reservation, payment))
     }
     .await;
-    match outcome {
+    let did_something = !saga.completed().is_empty();
+    let error = match outcome {
         Ok((_reservation, payment)) => {
             saga.finish();
-            state.checkout.clear_bought(order).await?;
             state.observability.shop.order_placed();
-            let detail = state.orders.get(order).await?;
-            let detail = detail.ok_or_else(|| ApiError::not_found("order", order))?;
-            Ok(CheckoutBody {
-                order: detail.into(),
-                payment,
-            })
+            return placed(state, order, payment).await.map_err(|error| Failed {
+                error,
+                did_something: true,
+            });
         }
         Err(error) if error.status().is_server_error() => {
             saga.suspend();
-            Err(error)
+            error
         }
         Err(error) => {
             let report = saga.abort().await;
@@ -215,9 +230,28 @@ async fn run(
                 // Logged by the saga; the reaper gives unreleased stock back when it expires.
                 tracing::error!(order.id = %order, undone = ?report.undone, "checkout not fully undone");
             }
-            Err(error)
+            error
         }
-    }
+    };
+    Err(Failed {
+        error,
+        did_something,
+    })
+}
+
+/// The answer for a placed order; what it bought leaves the cart.
+async fn placed(
+    state: &AppState,
+    order: OrderId,
+    payment: PaymentBody,
+) -> Result<CheckoutBody, ApiError> {
+    state.checkout.clear_bought(order).await?;
+    let detail = state.orders.get(order).await?;
+    let detail = detail.ok_or_else(|| ApiError::not_found("order", order))?;
+    Ok(CheckoutBody {
+        order: detail.into(),
+        payment,
+    })
 }
 // ANCHOR_END: saga
 

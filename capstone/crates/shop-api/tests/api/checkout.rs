@@ -410,6 +410,28 @@ mod needs_postgres {
         assert_eq!(problem["errors"][0]["pointer"], "#/card_number");
     }
 
+    #[tokio::test]
+    async fn a_refusal_before_anything_happened_leaves_the_key_free_for_the_fixed_cart() {
+        let shop = Shop::start().await;
+        let cleared = shop.app.request(Method::DELETE, "/cart", Some(&shop.token));
+        assert!(shop.app.send(cleared).await.status().is_success());
+        let request = json!({ "card_number": ACCEPTED });
+        let (status, _, problem) = parts(shop.checkout("later", request.clone()).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(
+            problem["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("empty")
+        );
+
+        let f = shop.app.fixtures();
+        shop.put(&f.speaker.to_string(), 1).await;
+        let response = shop.checkout("later", request).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert!(response.headers().get("idempotent-replayed").is_none());
+    }
+
     // ANCHOR: inventory_down
     #[tokio::test]
     async fn with_the_inventory_stopped_checkout_is_503_the_catalog_serves_and_a_retry_resumes() {
