@@ -61,6 +61,10 @@ pub enum PlaceError {
     EmptyCart,
     #[error("some products in the cart are no longer for sale")]
     Unavailable(Vec<Sku>),
+    /// Every line is free: payment providers take positive amounts only, and this shop has
+    /// no way to place an order without a payment.
+    #[error("the cart's total is zero")]
+    NothingToPay,
     #[error("the total is {current}, not the {expected} the client expected")]
     PriceChanged { expected: Money, current: Money },
     #[error(transparent)]
@@ -232,6 +236,9 @@ impl CheckoutRepo {
         let Some(total) = cart.subtotal else {
             return Err(PlaceError::EmptyCart);
         };
+        if !total.amount_minor().is_positive() {
+            return Err(PlaceError::NothingToPay);
+        }
         if let Some(expected) = expected
             && expected != total
         {

@@ -274,6 +274,12 @@ async fn place(
                         "the cart is empty: add products first",
                     )],
                 },
+                PlaceError::NothingToPay => ApiError::InvalidFields {
+                    errors: vec![FieldError::body(
+                        "",
+                        "the cart's total is zero, and an order needs a payment",
+                    )],
+                },
                 PlaceError::Unavailable(skus) => ApiError::Conflict {
                     detail: format!(
                         "No longer for sale: {}. Remove them from the cart and check out again.",

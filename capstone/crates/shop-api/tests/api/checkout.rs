@@ -425,7 +425,29 @@ mod needs_postgres {
                 .contains("empty")
         );
 
+        // Free products only: providers take positive amounts, so there is nothing to place.
         let f = shop.app.fixtures();
+        sqlx::query("UPDATE products SET price_minor = 0 WHERE id = $1")
+            .bind(f.hose.as_uuid())
+            .execute(shop.app.pool())
+            .await
+            .unwrap();
+        shop.put(&f.hose.to_string(), 1).await;
+        let (status, _, problem) = parts(shop.checkout("later", request.clone()).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(
+            problem["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("zero")
+        );
+        let removed = shop.app.request(
+            Method::DELETE,
+            &format!("/cart/items/{}", f.hose),
+            Some(&shop.token),
+        );
+        assert!(shop.app.send(removed).await.status().is_success());
+
         shop.put(&f.speaker.to_string(), 1).await;
         let response = shop.checkout("later", request).await;
         assert_eq!(response.status(), StatusCode::CREATED);
