@@ -1,16 +1,16 @@
-//! The checkout as a saga: reserve stock (the inventory service), authorise the payment (the
-//! payment provider), confirm the order (commit the reservation, capture the payment, record
-//! the order's first events). Three services, no shared transaction.
+//! The checkout as a saga: reserve stock (the inventory service), take the payment (the
+//! capstone's payment provider, `shop-payments`), confirm the order (commit the reservation,
+//! record the order's first events). Three services, no shared transaction.
 //!
 //! What this module shows:
 //! - each step is paired with its compensation, registered only once the step succeeded, so
 //!   a failure undoes exactly what was done, last step first (`shop_resilience::saga`);
-//! - the order of the steps is a design decision: the step most likely to fail for business
-//!   reasons (a declined card) comes before the one that cannot be undone cheaply (capturing
-//!   money), and the irreversible work is all in the last step, which has nothing after it
-//!   that could fail and need it undone;
-//! - idempotency makes the saga retryable: the reservation's key is the order id, so a checkout
-//!   retried after a crash finds its reservation instead of taking the stock twice.
+//! - the order of the steps is a design decision: the cheap undo first (releasing stock costs
+//!   nothing), the dear one later (a refund costs fees and shows on the customer's statement),
+//!   and the last step is one nothing after it can fail, so it needs no undo at all;
+//! - idempotency makes the saga retryable: the reservation's key and the payment's are both
+//!   derived from the order id, so a checkout retried after a crash finds its reservation and
+//!   its payment instead of taking the stock, or the money, twice.
 //!
 //! Step 5 of `cargo run -p lesson-08` runs it against the real inventory service.
 
@@ -25,7 +25,10 @@ use shop_resilience::{CallError, Deadline};
 use shop_resilience::{Compensated, Saga};
 use thiserror::Error;
 
-use crate::payments::{AuthorisationId, FakePayments, PaymentError};
+use shop_payments::{
+    AuthoriseRequest, CardNumber, CardNumberError, IntentId, IntentStatus, PaymentIntent,
+    PaymentProvider, ProviderError,
+};
 
 /// The steps, by the names the saga reports.
 pub const RESERVE: &str = "reserve stock";
@@ -43,7 +46,15 @@ pub enum CheckoutError {
     #[error("inventory: {0}")]
     Inventory(#[from] CallError<InventoryError>),
     #[error("payment: {0}")]
-    Payment(#[from] PaymentError),
+    Payment(#[from] ProviderError),
+    #[error("payment: {0}")]
+    Card(#[from] CardNumberError),
+    #[error("payment declined: {0}")]
+    Declined(&'static str),
+    /// The card wants 3-D Secure: the customer must confirm, which this demonstration has no
+    /// customer for (the capstone's checkout answers with the bank's URL).
+    #[error("payment needs the customer to confirm with their bank")]
+    RequiresAction,
 }
 
 /// What the customer asked for.
@@ -62,7 +73,8 @@ pub struct Placed {
     pub order_id: OrderId,
     /// The reservation as committed by the last step.
     pub reservation: Reservation,
-    pub authorisation: AuthorisationId,
+    /// The provider's payment intent.
+    pub payment: IntentId,
 }
 
 /// How a checkout ended.
@@ -81,13 +93,13 @@ pub enum CheckoutOutcome {
 #[derive(Debug)]
 pub struct Checkout {
     inventory: Arc<InventoryClient>,
-    payments: Arc<FakePayments>,
+    payments: Arc<dyn PaymentProvider>,
     /// The orders' event histories, keyed by order: what "confirm order" writes.
     orders: Mutex<BTreeMap<OrderId, Vec<OrderEvent>>>,
 }
 
 impl Checkout {
-    pub fn new(inventory: Arc<InventoryClient>, payments: Arc<FakePayments>) -> Checkout {
+    pub fn new(inventory: Arc<InventoryClient>, payments: Arc<dyn PaymentProvider>) -> Checkout {
         Checkout {
             inventory,
             payments,
@@ -143,22 +155,31 @@ impl Checkout {
             .await
             .map_err(|e| (RESERVE, e))?;
 
-        let authorise = self.payments.authorise(&order.card, order.total);
+        let card = CardNumber::parse(&order.card).map_err(|e| (AUTHORISE, e.into()))?;
+        let authorise = self.payments.authorise(AuthoriseRequest {
+            idempotency_key: format!("checkout-{key}"),
+            amount: order.total,
+            card,
+            reference: key.clone(),
+        });
         let payments = Arc::clone(&self.payments);
-        let authorisation = saga
+        let payment = saga
             .step(
                 AUTHORISE,
-                async { Ok(authorise.await?) },
-                move |&id| async move {
-                    payments.void(id).await?;
-                    Ok(())
+                async { accepted(authorise.await?) },
+                move |intent: &PaymentIntent| {
+                    let (id, amount) = (intent.id.clone(), intent.amount);
+                    async move {
+                        payments.refund(&id, amount, format!("refund-{id}")).await?;
+                        Ok(())
+                    }
                 },
             )
             .await
             .map_err(|e| (AUTHORISE, e))?;
 
         // The last step: nothing after it can fail, so it needs no compensation.
-        let confirm = self.confirm(order, &reservation, authorisation);
+        let confirm = self.confirm(order, &reservation, &payment);
         let committed = saga
             .step(CONFIRM, confirm, |_| async { Ok(()) })
             .await
@@ -166,36 +187,48 @@ impl Checkout {
         Ok(Placed {
             order_id: order.order_id,
             reservation: committed,
-            authorisation,
+            payment: payment.id,
         })
     }
     // ANCHOR_END: checkout_saga
 
-    /// Commits the stock, captures the money, records the order as placed and paid; answers
-    /// the committed reservation.
+    /// Commits the stock and records the order as placed and paid; answers the committed
+    /// reservation.
     async fn confirm(
         &self,
         order: &CheckoutOrder,
         reservation: &Reservation,
-        authorisation: AuthorisationId,
+        payment: &PaymentIntent,
     ) -> Result<Reservation, CheckoutError> {
         let committed = self
             .inventory
             .commit(reservation.id, Deadline::after(CALL_BUDGET))
             .await?;
-        let amount = self.payments.capture(authorisation).await?;
         let events = vec![
             OrderEvent::Placed {
                 order_id: order.order_id,
                 customer: order.customer,
                 total: order.total,
             },
-            OrderEvent::PaymentCaptured { amount },
+            OrderEvent::PaymentCaptured {
+                amount: payment.amount,
+            },
         ];
         self.orders
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(order.order_id, events);
         Ok(committed)
+    }
+}
+
+/// The payment step succeeded only if the money was taken: a decline is the step failing.
+fn accepted(intent: PaymentIntent) -> Result<PaymentIntent, CheckoutError> {
+    match intent.status {
+        IntentStatus::Succeeded => Ok(intent),
+        IntentStatus::Declined { reason } => Err(CheckoutError::Declined(reason.as_str())),
+        IntentStatus::RequiresAction { .. } | IntentStatus::Refunded => {
+            Err(CheckoutError::RequiresAction)
+        }
     }
 }

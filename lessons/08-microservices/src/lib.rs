@@ -17,7 +17,6 @@
 //! | [`inventory`] | the real inventory service, started in process and stopped for real |
 //! | [`gateway`] | degrading `GET /products`, and `POST /checkout` answering 503 + Retry-After |
 //! | [`standin`] | an inventory stand-in that fails or crawls on demand, and records what it saw |
-//! | [`payments`] | a fake payment provider: authorise, capture, void; one card declines |
 //! | [`checkout`] | the checkout saga: reserve, authorise, confirm, with compensations |
 //! | [`read_model`] | a CQRS read model folded from order events |
 //! | [`timeline`] | a run of rounds drawn one character per round |
@@ -28,7 +27,6 @@ pub mod catalog;
 pub mod checkout;
 pub mod gateway;
 pub mod inventory;
-pub mod payments;
 pub mod read_model;
 pub mod standin;
 pub mod steps;

@@ -125,6 +125,8 @@ pub enum StepError {
     Io(#[from] std::io::Error),
     #[error("a demo task panicked")]
     Task(#[from] tokio::task::JoinError),
+    #[error("the payment sandbox could not start: {0}")]
+    Payments(String),
     #[error(transparent)]
     Replay(#[from] shop_domain::order::ReplayError),
     /// The step said which service is missing, and how to start it, in one sentence.

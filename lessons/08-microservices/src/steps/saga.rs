@@ -1,5 +1,5 @@
-//! Step 5: the checkout saga against the real inventory service and the fake payment provider,
-//! with a good card and with the card that is declined.
+//! Step 5: the checkout saga against the real inventory service and the capstone's payment
+//! sandbox (over HTTP, on a loopback port), with a good card and with the card that is declined.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +16,11 @@ use super::grpc::{sku, units};
 use super::{Demo, StepError, event_summary, loopback, start_inventory};
 use crate::catalog::PRODUCTS;
 use crate::checkout::{AUTHORISE, CONFIRM, Checkout, CheckoutOrder, CheckoutOutcome, RESERVE};
-use crate::payments::{AuthorisationState, DECLINED_CARD, FakePayments};
-
-const GOOD_CARD: &str = "4242 4242 4242 4242";
+use shop_payments::sandbox::test_cards::{DECLINED as DECLINED_CARD, SUCCEEDS as GOOD_CARD};
+use shop_payments::{
+    HttpProvider, HttpProviderConfig, IntentStatus, PaymentProvider, Sandbox, SandboxConfig,
+    WebhookSecret,
+};
 
 pub async fn saga(demo: &Demo) -> Result<(), StepError> {
     heading(
@@ -27,7 +29,18 @@ pub async fn saga(demo: &Demo) -> Result<(), StepError> {
     );
     let db = demo.database().await?;
     let inventory = start_inventory(&db, loopback()).await?;
-    let result = run(&inventory.endpoint()).await;
+    // No webhooks: the saga reads each payment's outcome from the provider's answer.
+    let sandbox = Sandbox::start(SandboxConfig::new(WebhookSecret::generate()))
+        .await
+        .map_err(|error| StepError::Payments(error.to_string()))?;
+    let provider = HttpProvider::new(
+        sandbox.base_url(),
+        reqwest::Client::new(),
+        HttpProviderConfig::default(),
+    )
+    .map_err(|error| StepError::Payments(error.to_string()))?;
+    let result = run(&inventory.endpoint(), Arc::new(provider)).await;
+    sandbox.stop().await?;
     inventory.stop().await?;
     demo.finish(db).await?;
     result
@@ -49,14 +62,13 @@ fn describe(levels: &[StockLevel]) -> String {
         .join("; ")
 }
 
-async fn run(endpoint: &str) -> Result<(), StepError> {
+async fn run(endpoint: &str, payments: Arc<dyn PaymentProvider>) -> Result<(), StepError> {
     let dependency = Arc::new(Dependency::new("inventory", default_dependency_config()));
     let client = Arc::new(InventoryClient::connect_lazy(endpoint, dependency)?);
     let (mug, tee) = (sku(PRODUCTS[0].0)?, sku(PRODUCTS[1].0)?);
     client.restock(&mug, 10, budget()).await?;
     client.restock(&tee, 4, budget()).await?;
     let skus = [mug.clone(), tee.clone()];
-    let payments = Arc::new(FakePayments::new());
     let checkout = Checkout::new(Arc::clone(&client), Arc::clone(&payments));
 
     say("Three steps, each with the compensation that undoes it:");
@@ -69,12 +81,12 @@ async fn run(endpoint: &str) -> Result<(), StepError> {
         ])
         .row([
             AUTHORISE,
-            "payment provider: authorise",
-            "void the authorisation",
+            "payment provider (HTTP): take the payment",
+            "refund it",
         ])
         .row([
             CONFIRM,
-            "inventory Commit, capture, order events",
+            "inventory Commit, order events",
             "(last step: none)",
         ]);
     print!("{table}");
@@ -114,14 +126,21 @@ async fn run(endpoint: &str) -> Result<(), StepError> {
         }
     };
     let after = levels(&client, &skus).await?;
+    let payment = payments
+        .get(&placed.payment)
+        .await
+        .ok()
+        .map(|intent| intent.status);
     show(format_args!(
         "placed: reservation {} {}, payment {} {}",
         placed.reservation.id,
         placed.reservation.status,
-        placed.authorisation,
-        payments
-            .state(placed.authorisation)
-            .map_or("unknown", AuthorisationState::as_str)
+        placed.payment,
+        match &payment {
+            Some(IntentStatus::Succeeded) => "succeeded",
+            Some(_) => "not succeeded",
+            None => "unknown",
+        }
     ));
     show(format_args!("stock after:  {}", describe(&after)));
     let events = checkout.events(good.order_id);
@@ -141,17 +160,13 @@ async fn run(endpoint: &str) -> Result<(), StepError> {
     expect(
         sold == [(2, 0), (1, 0)]
             && placed.reservation.status == ReservationStatus::Committed
-            && payments.state(placed.authorisation) == Some(AuthorisationState::Captured)
+            && payment == Some(IntentStatus::Succeeded)
             && events.len() == 2,
-        "the units sold (on hand down, nothing left reserved), the payment captured, two events",
-        format!(
-            "{sold:?}, {:?}, {} events",
-            payments.state(placed.authorisation),
-            events.len()
-        ),
+        "the units sold (on hand down, nothing left reserved), the payment taken, two events",
+        format!("{sold:?}, {payment:?}, {} events", events.len()),
     )?;
-    say("Every step ran; the reservation was committed (the units left on hand) and the money");
-    say("captured in the last step, where nothing after it can fail.");
+    say("Every step ran: the payment was taken, then the reservation committed (the units left");
+    say("on hand) in the last step, where nothing after it can fail.");
 
     println!();
     let declined = order(DECLINED_CARD);

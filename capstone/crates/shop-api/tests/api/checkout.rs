@@ -26,9 +26,10 @@ mod needs_postgres {
     use crate::helpers::{TestApp, UNREACHABLE_MONGODB};
     use crate::{PROBLEM_JSON, parts};
 
-    const ACCEPTED: &str = "4111 1111 1111 1111";
-    const DECLINED: &str = "4000 0000 0000 0002";
-    const THREE_D_SECURE: &str = "4000 0000 0000 3220";
+    use shop_payments::sandbox::test_cards::{
+        DECLINED, REQUIRES_ACTION as THREE_D_SECURE, SUCCEEDS as ACCEPTED,
+    };
+
     const SECRET: &str = "whsec_the-checkout-tests-secret";
 
     /// The provider the API is built with, pointed at the sandbox once the sandbox exists
