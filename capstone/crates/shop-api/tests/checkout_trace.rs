@@ -12,7 +12,7 @@ mod helpers;
 
 mod needs_postgres {
     use reqwest::Method;
-    use serde_json::{Value, json};
+    use serde_json::json;
     use shop_domain::Role;
     use shop_telemetry::capture::Captured;
     use shop_telemetry::logs::Format;
@@ -20,18 +20,6 @@ mod needs_postgres {
     use tokio_util::sync::CancellationToken;
 
     use crate::helpers::{TestApp, UNREACHABLE_MONGODB};
-
-    /// The trace ids of the inventory's "answered" lines.
-    fn inventory_trace_ids(captured: &Captured) -> Vec<String> {
-        captured
-            .lines()
-            .iter()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["message"] == "answered")
-            .filter(|line| line["spans"] == json!(["grpc"]))
-            .filter_map(|line| line["trace_id"].as_str().map(str::to_owned))
-            .collect()
-    }
 
     // The default current-thread runtime runs the API's, the inventory's and the client's tasks
     // on this thread, so the subscriber set for it sees them all.
@@ -108,7 +96,8 @@ mod needs_postgres {
         let response = app.send(checkout).await;
         assert_eq!(response.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
 
-        let traces = inventory_trace_ids(&captured);
+        // The inventory's line for each call it served.
+        let traces = captured.trace_ids("answered", &["grpc"]);
         // The restock came from outside any trace the test chose; the reservation is the
         // checkout's.
         assert_eq!(traces.len(), 2, "{:#?}", captured.lines());

@@ -10,7 +10,6 @@
 mod helpers;
 
 mod needs_postgres {
-    use serde_json::Value;
     use shop_inventory::proto;
     use shop_telemetry::capture::Captured;
     use shop_telemetry::logs::Format;
@@ -22,14 +21,7 @@ mod needs_postgres {
 
     /// The trace ids of the server's "answered" lines, in order.
     fn served_trace_ids(captured: &Captured) -> Vec<String> {
-        captured
-            .lines()
-            .iter()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["message"] == "answered")
-            .filter(|line| line["spans"] == serde_json::json!(["grpc"]))
-            .filter_map(|line| line["trace_id"].as_str().map(str::to_owned))
-            .collect()
+        captured.trace_ids("answered", &["grpc"])
     }
 
     // The default current-thread runtime runs the server's tasks on this thread too, so the

@@ -32,6 +32,24 @@ impl Captured {
             .map(str::to_owned)
             .collect()
     }
+
+    /// The complete lines that are JSON objects (the JSON log format's), parsed; others are
+    /// left out.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        (self.lines().iter())
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(serde_json::Value::is_object)
+            .collect()
+    }
+
+    /// The `trace_id` of each JSON line whose message is `message` and whose open spans are
+    /// `spans`, outermost first, in the order written: which trace each such event was in.
+    pub fn trace_ids(&self, message: &str, spans: &[&str]) -> Vec<String> {
+        (self.json_lines().iter())
+            .filter(|line| line["message"] == message && line["spans"] == serde_json::json!(spans))
+            .filter_map(|line| line["trace_id"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 /// The writer [`Captured`] hands out for one event.
@@ -86,5 +104,22 @@ mod tests {
     #[test]
     fn nothing_written_is_no_lines() {
         assert!(Captured::new().lines().is_empty());
+    }
+
+    #[test]
+    fn trace_ids_pick_the_message_in_exactly_those_spans() {
+        let captured = Captured::new();
+        let mut writer = captured.make_writer();
+        for line in [
+            r#"{"message":"answered","spans":["grpc"],"trace_id":"t1"}"#,
+            r#"{"message":"answered","spans":["grpc","inner"],"trace_id":"t2"}"#,
+            r#"{"message":"started","spans":["grpc"],"trace_id":"t3"}"#,
+            "not json",
+            r#"{"message":"answered","spans":["grpc"],"trace_id":"t4"}"#,
+        ] {
+            writeln!(writer, "{line}").unwrap();
+        }
+        assert_eq!(captured.json_lines().len(), 4);
+        assert_eq!(captured.trace_ids("answered", &["grpc"]), ["t1", "t4"]);
     }
 }
