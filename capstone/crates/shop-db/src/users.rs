@@ -542,7 +542,10 @@ impl UserRepo {
             if orders.last().map(|o| o.id) != Some(order_id) {
                 orders.push(OrderRecord {
                     id: order_id,
-                    status: row.status,
+                    // As the orders API spells it: the seed's legacy "placed" is pending payment.
+                    status: crate::orders::stored_status(&row.status, row.id)?
+                        .as_str()
+                        .to_owned(),
                     currency: row.currency,
                     placed_at: row.placed_at,
                     lines: Vec::new(),

@@ -238,6 +238,15 @@ mod needs_postgres {
         assert_eq!(list["orders"][0]["id"], legacy.to_string());
         assert_eq!(list["orders"][0]["status"], "pending_payment");
 
+        // The data export says it the same way.
+        let (_, _, export) = call(&app, Method::GET, "/me/export", &customer_token, None).await;
+        let statuses: Vec<&str> = (export["orders"].as_array().unwrap().iter())
+            .map(|order| order["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses.len(), 2, "{export}");
+        assert!(statuses.contains(&"pending_payment"), "{export}");
+        assert!(!statuses.contains(&"placed"), "{export}");
+
         let (_, _, page) = call(&app, Method::GET, "/admin/orders?limit=1", &admin, None).await;
         assert_eq!(page["orders"][0]["id"], legacy.to_string());
         let next = page["next_after"].as_str().expect("a cursor");
