@@ -25,8 +25,8 @@ use std::error::Error as StdError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shop_db::DbError;
 use shop_db::reviews::ReviewError;
+use shop_db::{DbError, PlaceError};
 use shop_http::rate_limit::retry_after_secs;
 use shop_http::{FieldError, Problem};
 use thiserror::Error;
@@ -337,6 +337,38 @@ impl IntoResponse for ApiError {
     }
 }
 // ANCHOR_END: into_response
+
+/// A cart that cannot become an order (book chapter 08): nothing was written, and each
+/// refusal says what the customer can do about it.
+impl From<PlaceError> for ApiError {
+    fn from(error: PlaceError) -> Self {
+        let whole_body = |detail: &str| ApiError::InvalidFields {
+            errors: vec![FieldError::body("", detail)],
+        };
+        match error {
+            PlaceError::EmptyCart => whole_body("the cart is empty: add products first"),
+            PlaceError::NothingToPay => {
+                whole_body("the cart's total is zero, and an order needs a payment")
+            }
+            PlaceError::Unavailable(skus) => ApiError::Conflict {
+                detail: format!(
+                    "No longer for sale: {}. Remove them from the cart and check out again.",
+                    skus.iter()
+                        .map(|sku| sku.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            PlaceError::PriceChanged { expected, current } => ApiError::Conflict {
+                detail: format!(
+                    "The cart now costs {current}, not {expected}: prices changed. Review the \
+                     cart and check out again with the new total."
+                ),
+            },
+            PlaceError::Db(error) => error.into(),
+        }
+    }
+}
 
 /// Which status each lower-layer error deserves is decided here, once.
 impl From<DbError> for ApiError {

@@ -14,9 +14,7 @@ mod needs_postgres {
     use reqwest::Method;
     use serde_json::json;
     use shop_domain::Role;
-    use shop_telemetry::capture::Captured;
-    use shop_telemetry::logs::Format;
-    use shop_telemetry::setup::{self, Settings};
+    use shop_telemetry::capture::capture_thread;
     use tokio_util::sync::CancellationToken;
 
     use crate::helpers::{TestApp, UNREACHABLE_MONGODB};
@@ -25,16 +23,7 @@ mod needs_postgres {
     // on this thread, so the subscriber set for it sees them all.
     #[tokio::test]
     async fn the_inventory_reservation_is_in_the_checkouts_trace() {
-        let captured = Captured::new();
-        let settings = Settings {
-            service: "test".into(),
-            format: Format::Json,
-            default_filter: "info".into(),
-            otlp_endpoint: None,
-        };
-        let (subscriber, _telemetry) =
-            setup::subscriber(&settings, captured.clone()).expect("a valid filter");
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (captured, _capture) = capture_thread("info").expect("a valid filter");
 
         let inventory_db = testkit::postgres().await;
         shop_inventory::MIGRATOR

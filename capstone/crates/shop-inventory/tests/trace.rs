@@ -11,10 +11,8 @@ mod helpers;
 
 mod needs_postgres {
     use shop_inventory::proto;
-    use shop_telemetry::capture::Captured;
-    use shop_telemetry::logs::Format;
+    use shop_telemetry::capture::{Captured, capture_thread};
     use shop_telemetry::propagation;
-    use shop_telemetry::setup::{self, Settings};
     use tracing::Instrument;
 
     use crate::helpers::{TestInventory, soon};
@@ -28,16 +26,7 @@ mod needs_postgres {
     // subscriber set for this thread sees the client's and the server's spans.
     #[tokio::test]
     async fn the_server_span_joins_the_callers_trace() {
-        let captured = Captured::new();
-        let settings = Settings {
-            service: "test".into(),
-            format: Format::Json,
-            default_filter: "info".into(),
-            otlp_endpoint: None,
-        };
-        let (subscriber, _telemetry) =
-            setup::subscriber(&settings, captured.clone()).expect("a valid filter");
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (captured, _capture) = capture_thread("info").expect("a valid filter");
 
         let inventory = TestInventory::start().await;
         let checkout = tracing::info_span!("checkout");

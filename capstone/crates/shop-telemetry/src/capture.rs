@@ -11,7 +11,11 @@
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::logs::Format;
+use crate::setup::{self, Settings, SetupError, Telemetry};
 
 /// A shared, growing buffer of everything written to it. Clones share the buffer.
 #[derive(Clone, Debug, Default)]
@@ -50,6 +54,35 @@ impl Captured {
             .filter_map(|line| line["trace_id"].as_str().map(str::to_owned))
             .collect()
     }
+}
+
+/// What [`capture_thread`] set up: while it lives, this thread's events are captured.
+#[derive(Debug)]
+pub struct ThreadCapture {
+    _default: DefaultGuard,
+    _telemetry: Telemetry,
+}
+
+/// Until the returned guard drops, every event on this thread (and so every task of a
+/// current-thread runtime, which `#[tokio::test]` is) goes to the returned [`Captured`] as the
+/// JSON lines a service writes in production, filtered by `filter`. A test of what crosses a
+/// service boundary (a trace id, say) reads both sides' lines there. Give such a test a test
+/// binary of its own: `tracing` caches per call site whether anyone listens, and tests on other
+/// threads of the same process can leave that cache stale.
+pub fn capture_thread(filter: &str) -> Result<(Captured, ThreadCapture), SetupError> {
+    let captured = Captured::new();
+    let settings = Settings {
+        service: "test".into(),
+        format: Format::Json,
+        default_filter: filter.into(),
+        otlp_endpoint: None,
+    };
+    let (subscriber, telemetry) = setup::subscriber(&settings, captured.clone())?;
+    let guard = ThreadCapture {
+        _default: tracing::subscriber::set_default(subscriber),
+        _telemetry: telemetry,
+    };
+    Ok((captured, guard))
 }
 
 /// The writer [`Captured`] hands out for one event.

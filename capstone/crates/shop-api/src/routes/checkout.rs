@@ -42,9 +42,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use shop_db::{Claim, PendingOrder, PlaceError};
+use shop_db::{Claim, PendingOrder};
 use shop_domain::order::{OrderAction, OrderStatus};
-use shop_domain::{Money, OrderId, Sku, UserId};
+use shop_domain::{Money, OrderId, UserId};
 use shop_http::problem::{FieldError, Problem};
 use shop_inventory::{InventoryError, ReservationId, ReservationStatus, ReserveLine};
 use shop_payments::{AuthoriseRequest, CardNumber, IntentStatus, ProviderError};
@@ -215,7 +215,7 @@ async fn run(
         Ok((_reservation, payment)) => {
             saga.finish();
             state.observability.shop.order_placed();
-            return placed(state, order, payment).await.map_err(|error| Failed {
+            return answer(state, order, payment).await.map_err(|error| Failed {
                 error,
                 did_something: true,
             });
@@ -240,7 +240,7 @@ async fn run(
 }
 
 /// The answer for a placed order; what it bought leaves the cart.
-async fn placed(
+async fn answer(
     state: &AppState,
     order: OrderId,
     payment: PaymentBody,
@@ -255,57 +255,26 @@ async fn placed(
 }
 // ANCHOR_END: saga
 
-/// Step 1: the order, from the cart (or as a resumed checkout left it).
+/// Step 1: the order, from the cart (or as a resumed checkout left it). What each refusal
+/// answers is decided with the other errors' statuses, in `crate::error`.
 async fn place(
     state: &AppState,
     user: UserId,
     order: OrderId,
     expected: Option<Money>,
 ) -> Result<PendingOrder, ApiError> {
-    let placed =
-        state
-            .checkout
-            .place(user, order, expected)
-            .await
-            .map_err(|error| match error {
-                PlaceError::EmptyCart => ApiError::InvalidFields {
-                    errors: vec![FieldError::body(
-                        "",
-                        "the cart is empty: add products first",
-                    )],
-                },
-                PlaceError::NothingToPay => ApiError::InvalidFields {
-                    errors: vec![FieldError::body(
-                        "",
-                        "the cart's total is zero, and an order needs a payment",
-                    )],
-                },
-                PlaceError::Unavailable(skus) => ApiError::Conflict {
-                    detail: format!(
-                        "No longer for sale: {}. Remove them from the cart and check out again.",
-                        list(&skus)
-                    ),
-                },
-                PlaceError::PriceChanged { expected, current } => ApiError::Conflict {
-                    detail: format!(
-                        "The cart now costs {current}, not {expected}: prices changed. Review the \
-                     cart and check out again with the new total."
-                    ),
-                },
-                PlaceError::Db(error) => error.into(),
-            })?;
-    match placed.status {
-        OrderStatus::PendingPayment => Ok(placed),
-        // A resumed checkout whose order was cancelled meanwhile (by the customer, or by a
-        // failed payment's webhook): there is nothing left to resume.
-        OrderStatus::Cancelled => Err(ApiError::Conflict {
+    let placed = state.checkout.place(user, order, expected).await?;
+    // A resumed checkout whose order was cancelled meanwhile (by the customer, or by a failed
+    // payment's webhook) has nothing left to resume. Any other status goes on: pending, or
+    // paid because the webhook came first.
+    if placed.status == OrderStatus::Cancelled {
+        return Err(ApiError::Conflict {
             detail: "This checkout's order was cancelled. Check out again with a new \
                      Idempotency-Key."
                 .to_owned(),
-        }),
-        // Paid (the webhook came first) or beyond: the checkout has done its work.
-        _ => Ok(placed),
+        });
     }
+    Ok(placed)
 }
 
 /// Step 2: the order's lines set aside in the inventory, keyed by the order id.
@@ -474,7 +443,8 @@ pub fn inventory_error(error: CallError<InventoryError>) -> ApiError {
     }
 }
 
-fn provider_error(error: ProviderError) -> ApiError {
+/// What the provider's failure means for the customer.
+pub fn provider_error(error: ProviderError) -> ApiError {
     match error {
         ProviderError::Unavailable(_) => ApiError::DependencyUnavailable {
             what: "payments",
@@ -545,11 +515,4 @@ fn replay(status: u16, body: serde_json::Value) -> Response {
         .headers_mut()
         .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     response
-}
-
-fn list(skus: &[Sku]) -> String {
-    skus.iter()
-        .map(Sku::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -28,11 +28,11 @@ use shop_domain::OrderId;
 use shop_domain::order::{OrderAction, OrderStatus};
 use shop_inventory::{InventoryError, ReservationId};
 use shop_payments::signature::HEADER;
-use shop_payments::{Event, EventKind, PaymentIntent, ProviderError};
+use shop_payments::{Event, EventKind, PaymentIntent};
 use shop_resilience::{CallError, Deadline};
 use time::OffsetDateTime;
 
-use super::checkout::{cancel, inventory_error, release_stock};
+use super::checkout::{cancel, inventory_error, provider_error, release_stock};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -121,14 +121,7 @@ async fn paid(state: &AppState, order: OrderId, intent: &PaymentIntent) -> Resul
             (state.payments)
                 .refund(&intent.id, intent.amount, key)
                 .await
-                .map_err(|error| match error {
-                    ProviderError::Unavailable(_) => ApiError::DependencyUnavailable {
-                        what: "payments",
-                        retry_after: std::time::Duration::from_secs(1),
-                        source: error.into(),
-                    },
-                    other => ApiError::Internal(other.into()),
-                })?;
+                .map_err(provider_error)?;
             return Ok(());
         }
         Err(TransitionError::NotFound(_)) => return Ok(()),
