@@ -13,6 +13,7 @@ mod daemon;
 mod doctor;
 mod exercise;
 mod learner;
+mod mutation_record;
 mod plan;
 mod prometheus;
 mod services;

@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use crate::cargo::{self, Outcome, TestArgs, TestRun};
 use crate::exercise::{self, Exercise};
+use crate::mutation_record;
 use crate::plan::{Ledger, Plan};
 use crate::ui;
 
@@ -461,7 +462,24 @@ impl<'a> Verifier<'a> {
                  {MUTANTS_VERSION}"
             );
         }
-        println!("    {}", ui::dim(version.trim()));
+        let version = version.trim().to_owned();
+        println!("    {}", ui::dim(&version));
+        // Unchanged since cargo-mutants last proved it: say so instead of mutating again.
+        let fingerprint = mutation_record::fingerprint(self.exercise)?;
+        if let Some(record) = mutation_record::load(self.exercise)
+            && record.fingerprint == fingerprint
+            && record.cargo_mutants == version
+        {
+            println!(
+                "    {} unchanged since {} proved it: {} (delete it to mutate again)",
+                ui::green("✔"),
+                self.exercise
+                    .relative(&mutation_record::path(self.exercise)),
+                record.summary
+            );
+            return Ok(());
+        }
+        let problems_before = self.problems.len();
         let output = cargo::root()
             .join("target")
             .join("xtask")
@@ -540,6 +558,18 @@ impl<'a> Verifier<'a> {
             "    {} {summary} ({explained} explained as equivalent)",
             ui::green("✔")
         );
+        // Only a complete proof is recorded: with tests skipped (a service down), a mutant
+        // those tests would have caught looks missed, or one they alone catch looks caught.
+        if self.problems.len() == problems_before && extra.libtest.is_empty() {
+            mutation_record::save(
+                self.exercise,
+                &mutation_record::Record {
+                    fingerprint,
+                    cargo_mutants: version,
+                    summary: summary.trim().to_owned(),
+                },
+            )?;
+        }
         Ok(())
     }
 
