@@ -98,6 +98,8 @@ pub struct Config {
     pub inventory: InventorySettings,
     /// The payment provider and its webhooks (chapter 08).
     pub payments: PaymentsSettings,
+    /// Redis and what is cached (chapter 09).
+    pub cache: CacheSettings,
 }
 // ANCHOR_END: config
 
@@ -119,6 +121,7 @@ impl Default for Config {
             telemetry: TelemetrySettings::default(),
             inventory: InventorySettings::default(),
             payments: PaymentsSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -359,6 +362,70 @@ impl Default for PaymentsSettings {
     }
 }
 // ANCHOR_END: checkout_settings
+
+// ANCHOR: cache_settings
+/// The `[cache]` section (chapter 09).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// The Redis behind the product cache, the invalidations every instance listens to, guest
+    /// carts and trending products: `redis://[:password@]host:port[/db]`. An empty string runs
+    /// without Redis: each instance caches in its own memory only and hears of no other
+    /// instance's writes (fine for one instance), and guest carts answer 503. Redis being down
+    /// is not fatal either way: reads go to PostgreSQL until it is back.
+    #[serde(deserialize_with = "redis_url")]
+    pub redis_url: Option<SecretString>,
+    /// What every key and channel of this deployment starts with, so that two deployments
+    /// (or a test and a developer) can share one Redis.
+    #[serde(deserialize_with = "key_prefix")]
+    pub key_prefix: String,
+    /// How long an instance keeps a product in memory: also how stale it may be if it misses
+    /// an invalidation (its subscription was down).
+    #[serde(
+        rename = "product_memory_ttl_secs",
+        deserialize_with = "secs::<_, 1, 3_600>"
+    )]
+    pub product_memory_ttl: Duration,
+    /// How long Redis keeps a product.
+    #[serde(
+        rename = "product_redis_ttl_secs",
+        deserialize_with = "secs::<_, 1, 86_400>"
+    )]
+    pub product_redis_ttl: Duration,
+    /// How many products one instance keeps in memory.
+    #[serde(deserialize_with = "count::<_, 1, 10_000_000>")]
+    pub product_memory_entries: u32,
+    /// How long a session check (chapter 04: is this session live, with which role?) is
+    /// remembered in memory; 0 asks PostgreSQL on every request. A logout or a demotion
+    /// reaches every instance through Redis at once; one whose subscription is down
+    /// notices within this time.
+    #[serde(
+        rename = "session_check_ttl_ms",
+        deserialize_with = "millis::<_, 0, 60_000>"
+    )]
+    pub session_check_ttl: Duration,
+    /// How long a guest cart nobody touches lives.
+    #[serde(
+        rename = "guest_cart_ttl_secs",
+        deserialize_with = "secs::<_, 60, 7_776_000>"
+    )]
+    pub guest_cart_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            redis_url: Some(SecretString::from("redis://127.0.0.1:6379")),
+            key_prefix: "shop:".to_owned(),
+            product_memory_ttl: Duration::from_secs(30),
+            product_redis_ttl: Duration::from_secs(10 * 60),
+            product_memory_entries: 100_000,
+            session_check_ttl: Duration::from_secs(5),
+            guest_cart_ttl: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+// ANCHOR_END: cache_settings
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -768,6 +835,32 @@ fn otlp_endpoint<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<St
         ));
     }
     Ok(Some(url))
+}
+
+fn redis_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SecretString>, D::Error> {
+    let url = secret_text(deserializer, "a Redis URL")?;
+    if url.is_empty() {
+        return Ok(None);
+    }
+    // As for the other URLs: it may carry a password, so the message never quotes it.
+    let valid = url.starts_with("redis://") && shop_cache::Redis::check_url(&url).is_ok();
+    if !valid {
+        return Err(de::Error::custom(
+            "not a Redis URL (expected redis://host:port, or an empty string for no Redis)",
+        ));
+    }
+    Ok(Some(SecretString::from(url)))
+}
+
+fn key_prefix<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let prefix = String::deserialize(deserializer)?;
+    let printable = prefix.chars().all(|c| c.is_ascii_graphic());
+    if prefix.is_empty() || prefix.len() > 64 || !printable {
+        return Err(de::Error::custom(
+            "must be 1 to 64 printable ASCII characters without spaces, such as \"shop:\"",
+        ));
+    }
+    Ok(prefix)
 }
 
 fn grpc_endpoint<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

@@ -411,6 +411,17 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<std::sync::Arc<DbError>> for ApiError {
+    /// A cache loader's error, shared by the requests that waited for the same load
+    /// (chapter 09): the one that is left unwraps it, the others report it as it is.
+    fn from(error: std::sync::Arc<DbError>) -> Self {
+        match std::sync::Arc::try_unwrap(error) {
+            Ok(error) => error.into(),
+            Err(shared) => ApiError::Internal(Box::new(shared)),
+        }
+    }
+}
+
 impl From<ReviewError> for ApiError {
     fn from(error: ReviewError) -> Self {
         match error {

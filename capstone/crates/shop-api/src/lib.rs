@@ -30,6 +30,7 @@
 //! it.
 
 pub mod auth;
+pub mod caching;
 pub mod config;
 pub mod db;
 pub mod error;

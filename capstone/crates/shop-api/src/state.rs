@@ -21,7 +21,8 @@ use shop_resilience::Dependency;
 use sqlx::PgPool;
 
 use crate::auth::tokens::random_secret;
-use crate::auth::{Accounts, Mailer, TokenKeys};
+use crate::auth::{Accounts, Mailer, SessionCheck, TokenKeys};
+use crate::caching::Caches;
 use crate::config::Config;
 use crate::security::LoginThrottle;
 use crate::security::throttle::{Clock, ThrottlePolicy};
@@ -60,6 +61,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// RED and business metrics, and their exposition at `/metrics` (chapter 07).
     pub observability: Observability,
+    /// The product cache, guest carts and trending products, and Redis behind them
+    /// (chapter 09).
+    pub caches: Caches,
 }
 // ANCHOR_END: app_state
 
@@ -76,6 +80,8 @@ pub enum StateError {
     Payments(#[source] InvalidBaseUrl),
     #[error("cannot build the payment provider's HTTP client")]
     PaymentsClient(#[source] reqwest::Error),
+    #[error("invalid [cache] redis_url")]
+    Redis(#[source] shop_cache::RedisUrlError),
 }
 
 /// How many webhook signatures the replay guard remembers within the tolerance window: far
@@ -125,6 +131,9 @@ impl AppState {
         let observability = Observability::new();
         accounts.metrics = observability.shop.clone();
         accounts.throttle = LoginThrottle::new(ThrottlePolicy::from(&config.security), clock);
+        let caches = Caches::new(&config.cache).map_err(StateError::Redis)?;
+        accounts.session_check =
+            SessionCheck::new(config.cache.session_check_ttl, &caches.invalidations);
         let inventory = InventoryClient::connect_lazy(
             &config.inventory.url,
             Arc::new(Dependency::new("inventory", default_dependency_config())),
@@ -172,6 +181,7 @@ impl AppState {
             mongodb,
             config: Arc::new(config),
             observability,
+            caches,
         })
     }
 }

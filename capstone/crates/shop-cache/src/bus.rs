@@ -29,28 +29,34 @@ pub struct Invalidations {
 
 struct Inner {
     redis: Option<Redis>,
+    /// Stops the subscriber when the last handle is dropped.
+    _stop: tokio_util::sync::DropGuard,
     listeners: RwLock<Vec<(String, Listener)>>,
     subscribed: AtomicBool,
     received: AtomicU64,
 }
 
 impl Invalidations {
-    /// Subscribes (in a task that lives until `shutdown`) and resubscribes after every loss,
-    /// each time telling every local tier to empty itself. Without Redis there is nothing to
-    /// subscribe to: invalidations then reach this process only.
+    /// Subscribes (in a task that lives until `shutdown`, or until the last handle is
+    /// dropped) and resubscribes after every loss, each time telling every local tier to empty
+    /// itself. Without Redis there is nothing to subscribe to: invalidations then reach this
+    /// process only. Call it inside a tokio runtime.
     pub fn start(redis: Option<Redis>, shutdown: CancellationToken) -> Invalidations {
+        let stop = shutdown.child_token();
         let inner = Arc::new(Inner {
             redis,
+            _stop: stop.clone().drop_guard(),
             listeners: RwLock::new(Vec::new()),
             subscribed: AtomicBool::new(false),
             received: AtomicU64::new(0),
         });
         if let Some(redis) = inner.redis.clone() {
-            tokio::spawn(listen(Arc::downgrade(&inner), redis, shutdown));
+            tokio::spawn(listen(Arc::downgrade(&inner), redis, stop));
         }
         Invalidations { inner }
     }
 
+    // ANCHOR: publish
     /// Tells every process, this one included, to forget `key` (a full key such as
     /// `product:v1:42`, without the deployment's prefix). This process forgets it at once,
     /// whether or not Redis answers.
@@ -66,6 +72,7 @@ impl Invalidations {
             tracing::warn!(%error, key, "could not publish a cache invalidation");
         }
     }
+    // ANCHOR_END: publish
 
     /// Is the subscription up? (Tests wait for it before they change anything.)
     pub fn is_subscribed(&self) -> bool {
@@ -122,10 +129,12 @@ async fn listen(inner: std::sync::Weak<Inner>, redis: Redis, shutdown: Cancellat
         };
         match attempt {
             Ok(Ok(mut messages)) => {
+                // ANCHOR: resubscribe
                 let Some(live) = inner.upgrade() else { return };
                 // Whatever was published while we were not listening is lost: start afresh.
                 live.dispatch(None).await;
                 live.subscribed.store(true, Ordering::Release);
+                // ANCHOR_END: resubscribe
                 drop(live);
                 tracing::debug!(%channel, "subscribed to cache invalidations");
                 backoff = Duration::from_millis(50);

@@ -90,6 +90,7 @@ impl GuestCarts {
         Ok(sorted(fields))
     }
 
+    // ANCHOR: take
     /// Reads and deletes the cart in one transaction: two sign-ins racing with the same cart
     /// id cannot both merge it.
     pub async fn take(&self, cart: &str) -> Result<Vec<CartLine>, GuestCartError> {
@@ -106,6 +107,7 @@ impl GuestCarts {
             .map_err(unavailable)?;
         Ok(sorted(fields))
     }
+    // ANCHOR_END: take
 }
 
 fn sorted(fields: Vec<(String, u8)>) -> Vec<CartLine> {

@@ -3,6 +3,7 @@
 use std::fmt::Display;
 use std::time::Duration;
 
+// ANCHOR: namespace
 /// A kind of cached value and how long each tier keeps it.
 ///
 /// Every key carries [`Namespace::version`]: when the cached value's shape changes (a field
@@ -37,6 +38,7 @@ impl Namespace {
         format!("{}:v{}:", self.name, self.version)
     }
 }
+// ANCHOR_END: namespace
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use thiserror::Error;
 
+// ANCHOR: timeouts
 /// How long a command may wait for Redis before the caller gives up on it. A cache that is
 /// slower than the database it fronts is worse than none: past this, the read goes to the
 /// loader and the write is skipped.
@@ -12,6 +13,7 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+// ANCHOR_END: timeouts
 
 /// A Redis URL that cannot be used. The URL itself is not repeated: it may hold a password.
 #[derive(Debug, Error)]
@@ -40,9 +42,9 @@ impl std::fmt::Debug for Redis {
 }
 
 impl Redis {
-    /// A handle on the Redis at `url`. Nothing is connected yet: a Redis that is down when the
-    /// shop starts is not an error (the caches work without it, more slowly), and the connection
-    /// is made, and remade, when a command needs it.
+    /// A handle on the Redis at `url`; call it inside a tokio runtime. Nothing is connected
+    /// yet: a Redis that is down when the shop starts is not an error (the caches work without
+    /// it, more slowly), and the connection is made, and remade, when a command needs it.
     pub fn open(url: &str, prefix: impl Into<String>) -> Result<Redis, RedisUrlError> {
         let client = redis::Client::open(url).map_err(|e| RedisUrlError {
             kind: format!("{:?}", e.kind()),
@@ -62,6 +64,14 @@ impl Redis {
             client,
             connection,
             prefix: prefix.into(),
+        })
+    }
+
+    /// Whether `url` is a Redis URL [`Redis::open`] accepts, without opening anything (and
+    /// without a runtime: configuration is checked before one starts).
+    pub fn check_url(url: &str) -> Result<(), RedisUrlError> {
+        redis::Client::open(url).map(drop).map_err(|e| RedisUrlError {
+            kind: format!("{:?}", e.kind()),
         })
     }
 

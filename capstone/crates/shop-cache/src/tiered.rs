@@ -80,6 +80,7 @@ struct Counters {
     redis_errors: AtomicU64,
 }
 
+// ANCHOR: per_entry
 /// The memory tier's time to live, per entry: negative entries go sooner.
 struct PerEntry(Namespace);
 
@@ -91,6 +92,7 @@ impl<T> Expiry<String, Entry<T>> for PerEntry {
         })
     }
 }
+// ANCHOR_END: per_entry
 
 impl<T> TwoTier<T>
 where
@@ -153,6 +155,7 @@ where
         &self.namespace
     }
 
+    // ANCHOR: get_or_load
     /// The value of `id`: from memory, from Redis, or from `load` (called at most once per
     /// process for concurrent misses of the same id). `Ok(None)` is "`load` found nothing",
     /// possibly remembered. A loader error is not cached; every request that was waiting for
@@ -193,7 +196,9 @@ where
         }
         Ok(entry)
     }
+    // ANCHOR_END: get_or_load
 
+    // ANCHOR: invalidate
     /// Forgets `id` everywhere: deletes it from Redis, then tells every process to drop its
     /// memory copy. Call it after the write that made the entry wrong has committed.
     pub async fn invalidate(&self, id: impl std::fmt::Display) {
@@ -207,6 +212,7 @@ where
         }
         self.bus.publish(&key).await;
     }
+    // ANCHOR_END: invalidate
 
     /// Forgets, in every process's memory, every id that starts with `id_prefix` (with the
     /// key layout `user:session`, every session of one user). Redis is not searched: use it

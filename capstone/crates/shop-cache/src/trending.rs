@@ -30,6 +30,7 @@ impl Trending {
         redis.key(&format!("trending:{day}"))
     }
 
+    // ANCHOR: record_view
     /// Counts one view of `product` at `at`.
     pub async fn record_view(&self, product: &str, at: SystemTime) {
         let Some(redis) = &self.redis else { return };
@@ -46,6 +47,7 @@ impl Trending {
             tracing::debug!(%error, "a product view was not counted");
         }
     }
+    // ANCHOR_END: record_view
 
     /// The `limit` most viewed products as of `at`, with their scores, highest first (ties by
     /// id). Empty without Redis.

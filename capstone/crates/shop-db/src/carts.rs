@@ -214,6 +214,55 @@ impl CartRepo {
         Ok(removed == 1)
     }
 
+    // ANCHOR: merge
+    /// Adds a guest's cart to `user`'s at sign-in (chapter 09): a product in both carts gets
+    /// the sum of the quantities, at most [`Quantity::MAX`]; a product no longer for sale, or
+    /// priced in another currency than the user's cart, is left out. Returns how many lines
+    /// were added or raised. One statement, like [`CartRepo::set_quantity`], so the currency
+    /// rule holds against concurrent writes too.
+    #[instrument(skip_all, fields(user.id = %user, lines = lines.len()), err(level = "debug"))]
+    pub async fn merge(
+        &self,
+        user: UserId,
+        lines: &[(ProductId, Quantity)],
+    ) -> Result<u64, DbError> {
+        // One row per product: an upsert may not touch the same row twice in one statement.
+        let mut summed = std::collections::BTreeMap::<Uuid, i32>::new();
+        for (id, quantity) in lines {
+            *summed.entry(id.as_uuid()).or_default() += i32::from(quantity.get());
+        }
+        let products: Vec<Uuid> = summed.keys().copied().collect();
+        let quantities: Vec<i32> = summed
+            .values()
+            .map(|q| (*q).min(i32::from(Quantity::MAX)))
+            .collect();
+        let merged = sqlx::query!(
+            r#"
+            WITH cart_currency AS (
+                SELECT p.currency FROM cart_items c JOIN products p ON p.id = c.product_id
+                WHERE c.user_id = $1 LIMIT 1
+            )
+            INSERT INTO cart_items (user_id, product_id, quantity)
+            SELECT $1, p.id, g.quantity
+            FROM UNNEST($2::uuid[], $3::int4[]) AS g (product_id, quantity)
+            JOIN products p ON p.id = g.product_id AND p.archived_at IS NULL
+            WHERE NOT EXISTS (SELECT 1 FROM cart_currency cc WHERE cc.currency <> p.currency)
+            ON CONFLICT (user_id, product_id)
+            DO UPDATE SET quantity = LEAST(cart_items.quantity + EXCLUDED.quantity, $4),
+                          updated_at = now()
+            "#,
+            user.as_uuid(),
+            &products,
+            &quantities,
+            i32::from(Quantity::MAX),
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(merged)
+    }
+    // ANCHOR_END: merge
+
     /// Empties the cart; returns how many lines it had.
     #[instrument(skip_all, fields(user.id = %user), err(level = "debug"))]
     pub async fn clear(&self, user: UserId) -> Result<u64, DbError> {

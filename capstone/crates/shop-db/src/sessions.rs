@@ -212,25 +212,26 @@ impl SessionRepo {
 
     /// Ends the session the refresh token hashing to `presented` belongs to, whether or not
     /// that token was used already: holding any token of the family is enough to end it.
-    /// Returns `false` if no live session matched.
+    /// Returns the session's user, or `None` if no live session matched.
     #[instrument(skip_all, err(level = "debug"))]
     pub async fn revoke_by_token(
         &self,
         presented: &[u8],
         reason: RevokeReason,
-    ) -> Result<bool, DbError> {
-        let result = sqlx::query!(
+    ) -> Result<Option<UserId>, DbError> {
+        let user = sqlx::query_scalar!(
             r#"
             UPDATE sessions SET revoked_at = now(), revoked_reason = $2
             WHERE revoked_at IS NULL
               AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)
+            RETURNING user_id
             "#,
             presented,
             reason.as_str(),
         )
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(result.rows_affected() == 1)
+        Ok(user.map(UserId::from_uuid))
     }
 
     /// The role of the session's user if session `id` belongs to `user`, is neither revoked

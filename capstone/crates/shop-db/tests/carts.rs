@@ -106,6 +106,51 @@ mod needs_postgres {
     }
 
     #[tokio::test]
+    async fn a_merged_guest_cart_adds_up_and_keeps_the_cart_s_rules() {
+        let shop = shop().await;
+        let user = shop.user().await;
+        let lamp = shop.product("LAMP-1", 1_250, "EUR").await;
+        let rope = shop.product("ROPE-2", 399, "EUR").await;
+        let dollar = shop.product("USD-1", 100, "USD").await;
+        let gone = shop.product("GONE-1", 100, "EUR").await;
+        sqlx::query("UPDATE products SET archived_at = now() WHERE id = $1")
+            .bind(gone.as_uuid())
+            .execute(&shop.pool)
+            .await
+            .expect("archived");
+        shop.carts
+            .set_quantity(user, lamp, units(98))
+            .await
+            .expect("set");
+
+        let merged = shop
+            .carts
+            .merge(
+                user,
+                &[
+                    (lamp, units(5)),
+                    (rope, units(1)),
+                    (rope, units(2)),
+                    (dollar, units(1)),
+                    (gone, units(1)),
+                ],
+            )
+            .await
+            .expect("merged");
+        assert_eq!(
+            merged, 2,
+            "the lamp raised, the rope added; USD and archived left out"
+        );
+        let cart = shop.carts.get(user).await.expect("the cart reads");
+        let lines: Vec<(ProductId, u8)> = cart
+            .lines
+            .iter()
+            .map(|line| (line.product_id, line.quantity.get()))
+            .collect();
+        assert_eq!(lines, [(lamp, Quantity::MAX), (rope, 3)]);
+    }
+
+    #[tokio::test]
     async fn unknown_archived_and_foreign_currency_products_are_refused() {
         let shop = shop().await;
         let user = shop.user().await;

@@ -86,17 +86,19 @@ mod needs_postgres {
         let session = repo.start(user, &[1; 32], LIFETIMES).await.unwrap();
         repo.rotate(&[1; 32], &[2; 32], LIFETIMES).await.unwrap();
 
-        assert!(
+        assert_eq!(
             repo.revoke_by_token(&[1; 32], RevokeReason::Logout)
                 .await
-                .unwrap()
+                .unwrap(),
+            Some(user),
+            "the ended session's user, for the session check to forget"
         );
 
-        assert!(
-            !repo
-                .revoke_by_token(&[2; 32], RevokeReason::Logout)
+        assert_eq!(
+            repo.revoke_by_token(&[2; 32], RevokeReason::Logout)
                 .await
-                .unwrap()
+                .unwrap(),
+            None
         );
         assert_eq!(repo.active_role(session, user).await.unwrap(), None);
         assert_eq!(

@@ -38,6 +38,7 @@ use super::mailer::{Mail, MailError, Mailer, Outbox};
 use super::password::{self, HashError, Passwords, Verified};
 use super::registration::{self, SignUp, ValidSignUp};
 use super::secret;
+use super::session_check::SessionCheck;
 use super::tokens::{TokenError, TokenKeys};
 use crate::config::Config;
 use crate::security::LoginThrottle;
@@ -127,6 +128,8 @@ pub struct Accounts {
     pub throttle: LoginThrottle,
     /// Counts what accounts do that only they know (a new account, not a taken address).
     pub metrics: ShopMetrics,
+    /// The per-request session check, and the invalidation whatever ends a session sends.
+    pub session_check: SessionCheck,
     tokens: TokenKeys,
     lifetimes: SessionLifetimes,
     verification_ttl: Duration,
@@ -163,6 +166,7 @@ impl Accounts {
             mailer: Arc::new(Outbox::new(settings.mail_echo)),
             throttle: LoginThrottle::new(ThrottlePolicy::from(security), Arc::new(SystemClock)),
             metrics: ShopMetrics::default(),
+            session_check: SessionCheck::default(),
             tokens,
             lifetimes: SessionLifetimes {
                 refresh: settings.refresh_token_ttl,
@@ -396,9 +400,11 @@ impl Accounts {
                 user,
                 role,
             } => self.token_pair(user, role, session, next),
-            Refresh::ReuseDetected { .. } | Refresh::Rejected => {
+            Refresh::ReuseDetected { user, .. } => {
+                self.session_check.forget_user(user).await;
                 Err(AccountError::InvalidRefreshToken)
             }
+            Refresh::Rejected => Err(AccountError::InvalidRefreshToken),
         }
     }
     // ANCHOR_END: refresh
@@ -406,9 +412,13 @@ impl Accounts {
     /// Ends the session a refresh token belongs to. Succeeds whether or not it matched: a
     /// logout must not tell a caller whether a token they found is live.
     pub async fn logout(&self, presented: &SecretString) -> Result<(), AccountError> {
-        self.sessions
+        let ended = self
+            .sessions
             .revoke_by_token(&secret::digest_secret(presented), RevokeReason::Logout)
             .await?;
+        if let Some(user) = ended {
+            self.session_check.forget_user(user).await;
+        }
         Ok(())
     }
 
@@ -469,6 +479,8 @@ impl Accounts {
         })?;
         let hash = self.passwords.hash(new).await?;
         self.users.change_password(user, &hash, keep).await?;
+        // The other sessions ended: every instance forgets its answers about this user.
+        self.session_check.forget_user(user).await;
         Ok(())
     }
     // ANCHOR_END: change_password
@@ -659,6 +671,7 @@ impl Accounts {
         if !self.users.erase(user).await? {
             return Err(AccountError::NotFound("account", user.to_string()));
         }
+        self.session_check.forget_user(user).await;
         tracing::info!(user.id = %user, "account erased");
         Ok(reviews_done)
     }

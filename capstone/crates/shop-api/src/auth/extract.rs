@@ -88,10 +88,12 @@ impl FromRequestParts<AppState> for SignedIn {
         let accounts = &state.accounts;
         // The signature says who the token was for; the database says whether that still
         // holds, and with which role.
-        let role = match claims.sid {
-            Some(session) => accounts.sessions.active_role(session, user_id).await?,
-            None => accounts.users.active_role(user_id).await?,
-        };
+        // Remembered for a few seconds, and forgotten on every instance when a session ends
+        // or a role changes (chapter 09).
+        let role = accounts
+            .session_check
+            .role(user_id, claims.sid, &accounts.sessions, &accounts.users)
+            .await?;
         let Some(role) = role else {
             tracing::debug!(user.id = %user_id, "access token of an ended session or account");
             return Err(ApiError::Unauthenticated);

@@ -8,6 +8,7 @@
 //! - [`accounts`]: the account service ([`Accounts`]): register, sign in, refresh, sign out,
 //!   change a password, API keys, export and erasure; [`registration`]: the sign-up form and
 //!   the transaction that writes a new account;
+//! - [`session_check`]: the per-request session check, remembered for seconds (chapter 09);
 //! - [`password`]: the password policy and argon2id hashing; [`secret`]: random tokens and
 //!   their SHA-256 digests; [`mailer`]: outgoing mail behind a trait.
 //!
@@ -21,6 +22,7 @@ pub mod password;
 pub mod permissions;
 pub mod registration;
 pub mod secret;
+pub mod session_check;
 pub mod tokens;
 
 pub use accounts::{AccountError, Accounts, ProfileEdit};
@@ -31,4 +33,5 @@ pub use extract::{
 pub use mailer::{Mail, Mailer, Outbox};
 pub use permissions::{Permission, RequiredPermission, perm};
 pub use registration::SignUp;
+pub use session_check::SessionCheck;
 pub use tokens::{AccessClaims, TokenError, TokenKeys};

@@ -347,6 +347,8 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let new = NewProduct::try_from(body)?;
     let product = state.products.create(&new).await?;
+    // Every write to a product, after it commits, makes every instance forget it (chapter 09).
+    state.caches.products_changed([product.id]).await;
     tracing::info!(by = %editor.0.user_id, product = %product.id, "product created");
     let location = format!("/products/{}", product.id);
     Ok((
@@ -369,6 +371,7 @@ pub async fn update(
         .update(id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("product", id))?;
+    state.caches.products_changed([id]).await;
     tracing::info!(by = %editor.0.user_id, product = %id, "product changed");
     Ok(axum::Json(product.into()))
 }
@@ -382,6 +385,7 @@ pub async fn archive(
     if !state.products.archive(id).await? {
         return Err(ApiError::not_found("product", id));
     }
+    state.caches.products_changed([id]).await;
     tracing::info!(by = %editor.0.user_id, product = %id, "product archived");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -503,6 +507,10 @@ pub async fn import(
             },
             other => other.into(),
         })?;
+    state
+        .caches
+        .products_changed(report.written.iter().copied())
+        .await;
     tracing::info!(
         by = %editor.0.user_id,
         inserted = report.inserted,

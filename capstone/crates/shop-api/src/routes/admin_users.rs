@@ -94,7 +94,8 @@ pub struct SetRoleRequest {
 
 // ANCHOR: set_role
 /// `PATCH /admin/users/{id}/role`: the account with its new role. The change applies to the
-/// user's very next request: the access-token check reads the role from the database.
+/// user's very next request: the access-token check reads the role from the database, or from
+/// a memory every instance is told to forget here (chapter 09).
 async fn set_role(
     State(state): State<AppState>,
     caller: RequirePermission<perm::RolesAssign>,
@@ -107,6 +108,7 @@ async fn set_role(
         .set_role(id, body.role)
         .await?
         .ok_or_else(|| ApiError::not_found("user", id))?;
+    state.accounts.session_check.forget_user(id).await;
     tracing::info!(by = %caller.0.user_id, user.id = %id, role = %body.role, "role changed");
     Ok(Json(user.into()))
 }

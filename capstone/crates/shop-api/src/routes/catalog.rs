@@ -7,15 +7,19 @@
 //! its own schedule, not whenever a table gains a column.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shop_db::catalog::{
     AttributeValue, Attributes, CategorySlug, Cursor, FacetCount, Facets, FilterAttribute,
     PriceBucket, PriceRange, ProductSearch, SearchFilters, SearchPage, SearchSort, SearchText,
 };
-use shop_db::{Category, PageSize, Product, ProductPage};
+use shop_db::{Category, DbError, PageSize, Product, ProductPage};
 use shop_domain::{CategoryId, Currency, Money, ProductId, Sku};
 use shop_http::{FieldError, FieldErrors};
 use time::OffsetDateTime;
@@ -127,18 +131,111 @@ pub async fn products(
 // ANCHOR: get_product
 /// `GET /products/{id}`: 400 for an id that is not a UUID (from the extractor), 404 for one
 /// that names no product.
+///
+/// Cache-aside (chapter 09): the JSON body comes from this instance's memory, else from Redis,
+/// else from PostgreSQL (one query however many requests missed at once), and is kept in both
+/// tiers; "no such product" too, briefly. Each view also counts towards trending products,
+/// in a task of its own, so a slow Redis never delays the answer.
 pub async fn product(
     State(state): State<AppState>,
     Path(id): Path<ProductId>,
-) -> Result<Json<ProductBody>, ApiError> {
-    let product = state
-        .products
-        .get(id)
+) -> Result<Response, ApiError> {
+    let body = product_body(&state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("product", id))?;
-    Ok(Json(product.into()))
+    let trending = state.caches.trending.clone();
+    tokio::spawn(async move {
+        trending
+            .record_view(&id.to_string(), SystemTime::now())
+            .await
+    });
+    Ok(json_response(&body))
 }
 // ANCHOR_END: get_product
+
+// ANCHOR: product_body
+/// The JSON body of product `id` through the cache, `None` when no product has that id.
+pub async fn product_body(
+    state: &AppState,
+    id: ProductId,
+) -> Result<Option<Arc<String>>, ApiError> {
+    let products = &state.products;
+    let body = state
+        .caches
+        .products
+        .get_or_load(id, async || {
+            let product = products.get(id).await?;
+            Ok::<_, DbError>(product.map(|product| {
+                serde_json::to_string(&ProductBody::from(product))
+                    .expect("a product body serializes: its maps have string keys")
+            }))
+        })
+        .await?;
+    Ok(body)
+}
+// ANCHOR_END: product_body
+
+/// An already serialized JSON body, as `Json` would send it.
+fn json_response(body: &str) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_owned(),
+    )
+        .into_response()
+}
+
+/// `?limit=<1..=100>` (default 20).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendingParams {
+    #[serde(default)]
+    pub limit: PageSize,
+}
+
+/// One trending product: its views today plus half of yesterday's, and the product.
+#[derive(Debug, Serialize)]
+pub struct TrendingProductBody {
+    pub score: f64,
+    pub product: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrendingBody {
+    pub products: Vec<TrendingProductBody>,
+}
+
+// ANCHOR: trending
+/// `GET /products/trending?limit=`: the most viewed products, from a sorted set per day in
+/// Redis (chapter 09); empty without Redis. An archived product drops out of the list.
+pub async fn trending(
+    State(state): State<AppState>,
+    Query(params): Query<TrendingParams>,
+) -> Result<Json<TrendingBody>, ApiError> {
+    let limit = usize::try_from(params.limit.get()).unwrap_or(usize::MAX);
+    // A few more than asked, for the archived ones that are skipped below.
+    let ranked = state
+        .caches
+        .trending
+        .top(limit + 10, SystemTime::now())
+        .await;
+    let mut products = Vec::with_capacity(limit);
+    for (id, score) in ranked {
+        let Ok(id) = id.parse::<ProductId>() else {
+            continue;
+        };
+        let Some(body) = product_body(&state, id).await? else {
+            continue;
+        };
+        let product =
+            serde_json::from_str(&body).map_err(|error| ApiError::Internal(Box::new(error)))?;
+        products.push(TrendingProductBody { score, product });
+        if products.len() == limit {
+            break;
+        }
+    }
+    Ok(Json(TrendingBody { products }))
+}
+// ANCHOR_END: trending
 
 /// The products of one category, with the category itself so a page can show its name.
 #[derive(Debug, Serialize)]

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/products", get(catalog::products))
         .route("/products/search", get(catalog::search))
+        .route("/products/trending", get(catalog::trending))
         .route("/products/{id}", get(catalog::product))
         .route("/products/{id}/reviews", get(reviews::list))
         .route("/products/{id}/rating", get(reviews::rating))

@@ -14,7 +14,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use shop_api::auth::mailer::{BoxFuture, MailError};
-use shop_api::auth::{Mail, Mailer, Outbox, TokenKeys};
+use shop_api::auth::{Mail, Mailer, Outbox, SessionCheck, TokenKeys};
 use shop_api::security::throttle::ManualClock;
 use shop_api::{Application, Config, StartOptions};
 use shop_domain::{CategoryId, Email, ProductId, Role, UserId};
@@ -64,6 +64,9 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// Set to make every mail fail to send, as an unreachable mail server would.
     pub mail_fails: Arc<AtomicBool>,
+    /// What the service remembers of sessions: tests that write to the database behind its
+    /// back tell it to forget.
+    session_check: SessionCheck,
     pool: PgPool,
     // Kept alive for the test's duration; dropping it drops the database.
     _db: Option<testkit::PgDatabase>,
@@ -164,6 +167,7 @@ impl TestApp {
         }
         let app = builder.build().await.expect("the test service starts");
         let tokens = app.state().tokens.clone();
+        let session_check = app.state().accounts.session_check.clone();
         let pool = app.state().pool.clone();
         let shutdown = CancellationToken::new();
         let server = app.spawn(shutdown.clone());
@@ -176,6 +180,7 @@ impl TestApp {
             outbox,
             clock,
             mail_fails,
+            session_check,
             pool,
             _db: db,
             shutdown,
@@ -203,6 +208,14 @@ impl TestApp {
             .issue_access(id, role)
             .expect("a test token signs");
         (id, token)
+    }
+
+    /// Another instance of the service over this one's database, as a second replica
+    /// behind a load balancer would be, with settings changed by `configure`.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(UNREACHABLE_MONGODB, "shop");
+        configure(&mut config);
+        TestApp::start(config, Some(self.pool.clone()), self.fixtures, None, None).await
     }
 
     pub fn fixtures(&self) -> Fixtures {
@@ -525,6 +538,9 @@ impl TestApp {
 
     /// Gives `user` a role directly in the database, as an operator bootstrapping the first
     /// admin would.
+    /// Changes a role behind the service's back, in the database, then does what the admin
+    /// route does after its write: tells the session check to forget the user (chapter 09),
+    /// or the service would go on with the role it remembers for a few seconds.
     pub async fn set_role(&self, user: &str, role: Role) {
         sqlx::query("UPDATE users SET role = $2 WHERE id = $1::uuid")
             .bind(user)
@@ -532,6 +548,8 @@ impl TestApp {
             .execute(&self.pool)
             .await
             .expect("the role updates");
+        let id: UserId = user.parse().expect("a user id");
+        self.session_check.forget_user(id).await;
     }
 
     /// Places an order for `user` directly in the database (checkout arrives in a later
@@ -612,6 +630,10 @@ fn test_config(mongodb_url: &str, mongodb_database: &str) -> Config {
     // machine allows: with the production burst they would be throttled on a fast machine and
     // not on a slow one. The rate-limit tests set their own small limits.
     config.security.rate_limit_burst = 100_000;
+    // No Redis unless a test asks for it (with a key prefix of its own, see `caching.rs`):
+    // tests that share one Redis under the default prefix would read each other's entries.
+    // Without Redis the caches are each instance's memory, invalidated in-process.
+    config.cache.redis_url = None;
     config
 }
 

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod admin_products;
+mod caching;
 mod cart;
 mod catalog_search;
 mod checkout;

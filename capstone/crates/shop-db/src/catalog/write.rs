@@ -172,7 +172,7 @@ impl ProductChanges {
 // ANCHOR_END: changes
 
 /// What an import did, counted by the database.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// SKUs that were new.
     pub inserted: u64,
@@ -180,6 +180,8 @@ pub struct ImportReport {
     pub updated: u64,
     /// SKUs that existed with exactly these values: not written at all.
     pub unchanged: u64,
+    /// The products inserted or updated: what a cache of products must forget (chapter 09).
+    pub written: Vec<ProductId>,
 }
 
 /// Maps a unique violation on the SKU index to [`DbError::SkuTaken`].
@@ -370,7 +372,7 @@ impl ProductRepo {
         // row version. RETURNING yields one row per insert or update; `xmax = 0` tells them
         // apart (a fresh row has no deleting transaction yet; an updated one does): a
         // PostgreSQL implementation detail, documented here because nothing else says it.
-        let written = sqlx::query_scalar!(
+        let written = sqlx::query!(
             r#"
             INSERT INTO products AS p
                 (id, sku, name, description, category_id, price_minor, currency, attributes)
@@ -386,7 +388,7 @@ impl ProductRepo {
                   IS DISTINCT FROM
                   (EXCLUDED.name, EXCLUDED.description, EXCLUDED.category_id,
                    EXCLUDED.price_minor, EXCLUDED.currency, EXCLUDED.attributes, TRUE)
-            RETURNING (p.xmax = 0) AS "inserted!"
+            RETURNING p.id, (p.xmax = 0) AS "inserted!"
             "#,
             &ids,
             &skus as &[&str],
@@ -401,12 +403,16 @@ impl ProductRepo {
         .await?;
         tx.commit().await?;
 
-        let inserted = written.iter().filter(|inserted| **inserted).count() as u64;
+        let inserted = written.iter().filter(|row| row.inserted).count() as u64;
         let updated = written.len() as u64 - inserted;
         Ok(ImportReport {
             inserted,
             updated,
             unchanged: products.len() as u64 - inserted - updated,
+            written: written
+                .iter()
+                .map(|row| ProductId::from_uuid(row.id))
+                .collect(),
         })
     }
     // ANCHOR_END: import
