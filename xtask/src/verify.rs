@@ -558,9 +558,20 @@ impl<'a> Verifier<'a> {
             "    {} {summary} ({explained} explained as equivalent)",
             ui::green("✔")
         );
-        // Only a complete proof is recorded: with tests skipped (a service down), a mutant
-        // those tests would have caught looks missed, or one they alone catch looks caught.
-        if self.problems.len() == problems_before && extra.libtest.is_empty() {
+        // Only a complete proof is recorded: with some of this exercise's tests skipped (a
+        // service down), a mutant those tests would have caught looks missed. A skip that
+        // names none of its tests (MongoDB for an exercise without MongoDB) takes nothing.
+        let skips: Vec<&str> = extra
+            .libtest
+            .windows(2)
+            .filter(|pair| pair[0] == "--skip")
+            .map(|pair| pair[1].as_str())
+            .collect();
+        let none_skipped = !self
+            .all_tests
+            .iter()
+            .any(|test| skips.iter().any(|skip| test.contains(skip)));
+        if self.problems.len() == problems_before && none_skipped {
             mutation_record::save(
                 self.exercise,
                 &mutation_record::Record {
