@@ -70,9 +70,11 @@ impl Redis {
     /// Whether `url` is a Redis URL [`Redis::open`] accepts, without opening anything (and
     /// without a runtime: configuration is checked before one starts).
     pub fn check_url(url: &str) -> Result<(), RedisUrlError> {
-        redis::Client::open(url).map(drop).map_err(|e| RedisUrlError {
-            kind: format!("{:?}", e.kind()),
-        })
+        redis::Client::open(url)
+            .map(drop)
+            .map_err(|e| RedisUrlError {
+                kind: format!("{:?}", e.kind()),
+            })
     }
 
     /// A connection for commands: cheap to clone, shared by every task.

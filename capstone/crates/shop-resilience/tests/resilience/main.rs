@@ -7,6 +7,5 @@ mod breaker;
 mod bulkhead;
 mod deadline;
 mod dependency;
-mod events;
 mod retry;
 mod saga;

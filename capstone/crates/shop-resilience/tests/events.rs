@@ -1,5 +1,7 @@
 //! The log events the guards promise: a breaker's transitions (WARN when it opens, INFO
 //! otherwise, with `breaker`, `from` and `to`) and one DEBUG event per retry.
+//!
+//! A test binary of its own, with only tests that capture: see `resilience/main.rs`.
 
 use std::io;
 use std::num::NonZeroU32;
