@@ -34,15 +34,12 @@ pub struct Caches {
     pub products: TwoTier<String>,
     pub guest_carts: GuestCarts,
     pub trending: Trending,
-    /// Whether a Redis is configured (not whether it answers).
-    pub redis: bool,
 }
 
 impl fmt::Debug for Caches {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Caches")
             .field("products", self.products.namespace())
-            .field("redis", &self.redis)
             .finish_non_exhaustive()
     }
 }
@@ -77,8 +74,7 @@ impl Caches {
             invalidations,
             products,
             guest_carts: GuestCarts::new(redis.clone(), settings.guest_cart_ttl),
-            trending: Trending::new(redis.clone()),
-            redis: redis.is_some(),
+            trending: Trending::new(redis),
         })
     }
 
