@@ -38,6 +38,11 @@ impl GuestCarts {
         GuestCarts { redis, ttl }
     }
 
+    /// Whether a Redis is configured at all (whether it answers shows on the first command).
+    pub fn is_configured(&self) -> bool {
+        self.redis.is_some()
+    }
+
     /// How long an untouched guest cart lives.
     pub fn ttl(&self) -> Duration {
         self.ttl

@@ -263,6 +263,43 @@ impl CartRepo {
     }
     // ANCHOR_END: merge
 
+    /// Prices lines kept outside this table, a guest's cart in Redis (chapter 09), the way
+    /// [`CartRepo::get`] prices a user's: the catalog's price now, archived products marked
+    /// unavailable. Lines come back in the order given; a product the catalog does not know
+    /// is left out, and a product listed twice keeps its first quantity.
+    #[instrument(skip_all, fields(lines = lines.len()), err(level = "debug"))]
+    pub async fn price(&self, lines: &[(ProductId, Quantity)]) -> Result<Cart, DbError> {
+        let ids: Vec<Uuid> = lines.iter().map(|(id, _)| id.as_uuid()).collect();
+        let products = sqlx::query!(
+            r#"
+            SELECT id, sku, name, price_minor, currency,
+                   (archived_at IS NOT NULL) AS "archived!"
+            FROM products WHERE id = ANY($1)
+            "#,
+            &ids,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_id: std::collections::HashMap<Uuid, _> =
+            products.into_iter().map(|row| (row.id, row)).collect();
+        let mut priced = Vec::with_capacity(lines.len());
+        for (id, quantity) in lines {
+            let Some(row) = by_id.remove(&id.as_uuid()) else {
+                continue;
+            };
+            priced.push(CartLine::try_from(LineRow {
+                product_id: row.id,
+                sku: row.sku,
+                name: row.name,
+                quantity: i32::from(quantity.get()),
+                price_minor: row.price_minor,
+                currency: row.currency,
+                archived: row.archived,
+            })?);
+        }
+        Cart::of(Uuid::nil(), priced)
+    }
+
     /// Empties the cart; returns how many lines it had.
     #[instrument(skip_all, fields(user.id = %user), err(level = "debug"))]
     pub async fn clear(&self, user: UserId) -> Result<u64, DbError> {
@@ -298,7 +335,7 @@ pub(crate) async fn read_cart(
         .into_iter()
         .map(CartLine::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    Cart::of(user, lines)
+    Cart::of(user.as_uuid(), lines)
 }
 
 impl TryFrom<LineRow> for CartLine {
@@ -334,7 +371,8 @@ impl Cart {
     /// The subtotal counts the lines still for sale. Every line shares one currency
     /// ([`CartRepo::set_quantity`] keeps it so); a mixed or overflowing total is bad data and
     /// an error, never a wrapped or partial number.
-    fn of(user: UserId, lines: Vec<CartLine>) -> Result<Self, DbError> {
+    /// `owner` names the cart in an error: the user, or nil for a guest's.
+    fn of(owner: Uuid, lines: Vec<CartLine>) -> Result<Self, DbError> {
         let for_sale = || lines.iter().filter(|line| line.available);
         let subtotal = match for_sale().next() {
             None => None,
@@ -343,7 +381,7 @@ impl Cart {
                     first.unit_price.currency(),
                     for_sale().map(|line| line.line_total),
                 )
-                .map_err(invalid_row("cart_items", user.as_uuid(), "currency"))?,
+                .map_err(invalid_row("cart_items", owner, "currency"))?,
             ),
         };
         Ok(Cart { lines, subtotal })

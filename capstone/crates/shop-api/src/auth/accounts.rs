@@ -80,6 +80,8 @@ pub enum AccountError {
 /// What a successful sign-in or refresh returns.
 #[derive(Debug)]
 pub struct TokenPair {
+    /// Whose tokens these are: the sign-in route merges a guest cart into this user's.
+    pub user: UserId,
     pub access_token: SecretString,
     pub expires_in: Duration,
     pub refresh_token: SecretString,
@@ -373,6 +375,7 @@ impl Accounts {
         refresh_token: SecretString,
     ) -> Result<TokenPair, AccountError> {
         Ok(TokenPair {
+            user,
             access_token: SecretString::from(
                 self.tokens.issue_session_access(user, role, session)?,
             ),

@@ -161,6 +161,9 @@ pub struct LoginRequest {
     /// counted by the throttle, not a 400 that skips it.
     pub email: String,
     pub password: SecretString,
+    /// The `cart_id` of a guest cart (`POST /guest-cart`) to move into the account's cart.
+    #[serde(default)]
+    pub guest_cart: Option<String>,
 }
 
 /// The OAuth 2.0 token response's shape (RFC 6749 section 5.1), which clients know.
@@ -203,7 +206,11 @@ async fn login(
     if let Some(outcome) = outcome {
         state.observability.shop.sign_in(outcome);
     }
-    Ok(Json(result?.into()))
+    let pair = result?;
+    if let Some(guest_cart) = &body.guest_cart {
+        super::guest_cart::merge_into_account(&state, pair.user, guest_cart).await;
+    }
+    Ok(Json(pair.into()))
 }
 // ANCHOR_END: login
 

@@ -9,8 +9,8 @@
 //!
 //! Every write answers with the cart as it is afterwards, so a client never has to guess the
 //! new subtotal. `PUT` sets a quantity instead of adding one: sent twice (a retry after a lost
-//! response), it leaves the same cart. The cart needs a signed-in user; guest carts arrive with
-//! lesson 09's Redis.
+//! response), it leaves the same cart. The cart needs a signed-in user; a visitor's cart is
+//! [`super::guest_cart`]'s, in Redis, merged into this one at sign-in.
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -6,6 +6,7 @@ mod admin_users;
 mod cart;
 mod catalog;
 mod checkout;
+mod guest_cart;
 mod health;
 mod integrations;
 mod orders;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_users::routes())
         .merge(admin_products::routes())
         .merge(cart::routes())
+        .merge(guest_cart::routes())
         .merge(orders::routes())
         .merge(checkout::routes())
         .merge(payment_webhooks::routes())

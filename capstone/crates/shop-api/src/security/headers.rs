@@ -85,11 +85,20 @@ pub fn cors(settings: &SecuritySettings) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 HeaderName::from_static("x-request-id"),
+                // The checkout's and the guest cart's own headers.
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("guest-cart"),
             ])
             .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
             .max_age(PREFLIGHT_MAX_AGE),

@@ -14,7 +14,7 @@ use crate::parts;
 
 /// Redis under the test's prefix, and memory entries that would outlive the test: whatever
 /// changes within it, changed through an invalidation, never through a TTL.
-fn with_redis(redis: &RedisNamespace) -> impl Fn(&mut Config) + Clone {
+pub(crate) fn with_redis(redis: &RedisNamespace) -> impl Fn(&mut Config) + Clone {
     let prefix = redis.prefix().to_owned();
     move |config: &mut Config| {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());

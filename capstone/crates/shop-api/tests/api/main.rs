@@ -11,6 +11,7 @@ mod caching;
 mod cart;
 mod catalog_search;
 mod checkout;
+mod guest_cart;
 mod health;
 mod helpers;
 mod orders;
