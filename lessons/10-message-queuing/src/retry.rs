@@ -87,8 +87,10 @@ pub fn rejections(headers: Option<&FieldTable>, queue: &str) -> u32 {
             text(death.get("queue")) == Some(queue) && text(death.get("reason")) == Some("rejected")
         })
         .filter_map(|death| death.get("count").and_then(integer))
+        // A header is data from outside: a count that does not fit, or a sum that would
+        // overflow, saturates, so it means "out of attempts" rather than a panic.
         .map(|count| u32::try_from(count).unwrap_or(u32::MAX))
-        .sum()
+        .fold(0, u32::saturating_add)
 }
 // ANCHOR_END: attempts
 
@@ -204,3 +206,42 @@ pub async fn work(
     Ok(log)
 }
 // ANCHOR_END: worker
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn death(queue: &str, reason: &str, count: i64) -> AMQPValue {
+        let mut table = FieldTable::default();
+        table.insert("queue".into(), AMQPValue::LongString(queue.into()));
+        table.insert("reason".into(), AMQPValue::LongString(reason.into()));
+        table.insert("count".into(), AMQPValue::LongLongInt(count));
+        AMQPValue::FieldTable(table)
+    }
+
+    fn headers(deaths: Vec<AMQPValue>) -> FieldTable {
+        let mut headers = FieldTable::default();
+        headers.insert("x-death".into(), AMQPValue::FieldArray(deaths.into()));
+        headers
+    }
+
+    #[test]
+    fn only_this_queue_s_rejections_count() {
+        let headers = headers(vec![
+            death("jobs", "rejected", 2),
+            death("jobs.retry", "expired", 2),
+            death("other", "rejected", 5),
+        ]);
+        assert_eq!(rejections(Some(&headers), "jobs"), 2);
+    }
+
+    #[test]
+    fn counts_out_of_range_saturate_instead_of_overflowing() {
+        let headers = headers(vec![
+            death("jobs", "rejected", i64::MAX),
+            death("jobs", "rejected", -1),
+            death("jobs", "rejected", 3),
+        ]);
+        assert_eq!(rejections(Some(&headers), "jobs"), u32::MAX);
+    }
+}

@@ -224,6 +224,7 @@ async fn duplicates(demo: &Demo) -> Result<(), StepError> {
         format!("{sent} sent, {skipped} skipped"),
     )?;
     say("Three deliveries, two effects. The duplicate is still acked: it was handled, by doing");
-    say("nothing. The capstone keeps these ids in PostgreSQL, written with the effect (step 7).");
+    say("nothing. The capstone keeps these ids in PostgreSQL, in the transaction of the effect:");
+    say("shop-events' processed_events table (chapter 10, \"The transactional outbox\").");
     Ok(())
 }
