@@ -226,6 +226,12 @@ mod tests {
     }
 
     #[test]
+    fn no_x_death_header_means_no_rejections() {
+        assert_eq!(rejections(None, "jobs"), 0);
+        assert_eq!(rejections(Some(&FieldTable::default()), "jobs"), 0);
+    }
+
+    #[test]
     fn only_this_queue_s_rejections_count() {
         let headers = headers(vec![
             death("jobs", "rejected", 2),

@@ -12,7 +12,7 @@ mod needs_rabbitmq {
     use lapin::types::FieldTable;
     use lapin::{Confirmation, ExchangeKind};
     use lesson_10::broker::{self, Args};
-    use lesson_10::retry::{Fate, RetryQueues, rejections, work};
+    use lesson_10::retry::{Fate, RetryQueues, work};
 
     #[tokio::test]
     async fn a_fanout_exchange_copies_every_message_to_every_bound_queue() {
@@ -196,12 +196,6 @@ mod needs_rabbitmq {
         assert_eq!(parked[0].1, b"poison");
         assert_eq!(broker::depth(&channel, &queues.queue).await.unwrap(), 0);
         assert_eq!(broker::depth(&channel, &queues.retry).await.unwrap(), 0);
-    }
-
-    #[test]
-    fn no_x_death_header_means_no_rejections() {
-        assert_eq!(rejections(None, "jobs"), 0);
-        assert_eq!(rejections(Some(&FieldTable::default()), "jobs"), 0);
     }
 }
 
