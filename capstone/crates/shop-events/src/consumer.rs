@@ -5,11 +5,11 @@
 //!    never decode, so retrying it would only loop);
 //! 2. in one PostgreSQL transaction, insert `(consumer, event id)` into `processed_events`; if
 //!    the row exists the event was handled before: acknowledge and skip it;
-//! 3. run the handler in that same transaction; [`Outcome::Done`] commits (the dedup row and
+//! 3. run the handler in that same transaction; [`Verdict::Done`] commits (the dedup row and
 //!    the handler's writes together), anything else rolls both back;
-//! 4. [`Outcome::Retry`] republishes to `<queue>.retry` with the attempt count in the
+//! 4. [`Verdict::Retry`] republishes to `<queue>.retry` with the attempt count in the
 //!    `x-attempt` header, or to the DLQ once `max_attempts` deliveries have failed;
-//!    [`Outcome::Poison`] goes to the DLQ at once;
+//!    [`Verdict::Poison`] goes to the DLQ at once;
 //! 5. only then acknowledge the delivery (manual acks): a crash before this line means
 //!    redelivery, and step 2 makes the redelivery harmless.
 //!
@@ -45,7 +45,7 @@ pub const REASON_HEADER: &str = "x-dead-letter-reason";
 
 /// What a handler made of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Verdict {
     /// Handled: commit and acknowledge.
     Done,
     /// A failure that may pass (a mail server down): try again after the retry delay.
@@ -56,12 +56,12 @@ pub enum Outcome {
 
 /// Handles one event inside the transaction that records it as processed.
 pub trait Handler: Send + Sync {
-    /// Writes made through `tx` commit only when this returns [`Outcome::Done`].
+    /// Writes made through `tx` commit only when this returns [`Verdict::Done`].
     fn handle(
         &self,
         event: &Envelope,
         tx: &mut PgConnection,
-    ) -> impl Future<Output = Outcome> + Send;
+    ) -> impl Future<Output = Verdict> + Send;
 
     /// Called for an event this consumer had already processed (a redelivery or a duplicate
     /// publish), which is then acknowledged without calling [`Handler::handle`].
@@ -158,11 +158,11 @@ async fn handle_delivery(
     }
 
     match handler.handle(&event, &mut tx).await {
-        Outcome::Done => {
+        Verdict::Done => {
             tx.commit().await?;
             Ok(())
         }
-        Outcome::Retry(reason) => {
+        Verdict::Retry(reason) => {
             tx.rollback().await?;
             let failures = attempts(delivery) + 1;
             if failures >= topology.max_attempts {
@@ -181,7 +181,7 @@ async fn handle_delivery(
                 republish(channel, delivery, &topology.retry_queue(), headers).await
             }
         }
-        Outcome::Poison(reason) => {
+        Verdict::Poison(reason) => {
             tx.rollback().await?;
             tracing::warn!(consumer = consumer_name, event = %event.id, %reason, "poison: to the DLQ");
             dead_letter(channel, topology, delivery, &reason).await

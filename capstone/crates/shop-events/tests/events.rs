@@ -12,7 +12,7 @@ mod needs_postgres {
         use lapin::options::{BasicGetOptions, BasicPublishOptions};
         use lapin::types::AMQPValue;
         use lapin::{BasicProperties, Channel};
-        use shop_events::consumer::{self, Handler, Outcome};
+        use shop_events::consumer::{self, Handler, Verdict};
         use shop_events::relay::{Relay, RelayConfig, RelayError};
         use shop_events::topology::{self, Topology};
         use shop_events::{Envelope, outbox};
@@ -131,11 +131,11 @@ mod needs_postgres {
         struct Recorder {
             calls: AtomicUsize,
             duplicates: AtomicUsize,
-            answer: Outcome,
+            answer: Verdict,
         }
 
         impl Recorder {
-            fn new(answer: Outcome) -> Arc<Self> {
+            fn new(answer: Verdict) -> Arc<Self> {
                 Arc::new(Self {
                     calls: AtomicUsize::new(0),
                     duplicates: AtomicUsize::new(0),
@@ -145,7 +145,7 @@ mod needs_postgres {
         }
 
         impl Handler for Recorder {
-            async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Outcome {
+            async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Verdict {
                 self.calls.fetch_add(1, Ordering::SeqCst);
                 sqlx::query("INSERT INTO effects (event_id, kind) VALUES ($1, $2)")
                     .bind(event.id)
@@ -267,7 +267,7 @@ mod needs_postgres {
         #[tokio::test]
         async fn a_duplicated_event_is_handled_once() {
             let f = fixture().await;
-            let handler = Recorder::new(Outcome::Done);
+            let handler = Recorder::new(Verdict::Done);
             let (shutdown, task) = start_consumer(&f, handler.clone());
             let e = event("order.paid", 7);
             let body = e.to_json().unwrap();
@@ -286,7 +286,7 @@ mod needs_postgres {
         #[tokio::test]
         async fn retries_go_through_the_delay_queue_then_to_the_dlq() {
             let f = fixture().await;
-            let handler = Recorder::new(Outcome::Retry("mail server down".to_owned()));
+            let handler = Recorder::new(Verdict::Retry("mail server down".to_owned()));
             let (shutdown, task) = start_consumer(&f, handler.clone());
             let e = event("order.shipped", 3);
             publish_raw(&f, "order.shipped", &e.to_json().unwrap()).await;
@@ -323,7 +323,7 @@ mod needs_postgres {
         #[tokio::test]
         async fn poison_and_undecodable_messages_go_straight_to_the_dlq() {
             let f = fixture().await;
-            let handler = Recorder::new(Outcome::Poison("unknown version".to_owned()));
+            let handler = Recorder::new(Verdict::Poison("unknown version".to_owned()));
             let (shutdown, task) = start_consumer(&f, handler.clone());
             publish_raw(&f, "order.placed", b"{ this is not an envelope").await;
             publish_raw(
@@ -360,7 +360,7 @@ mod needs_postgres {
         #[tokio::test]
         async fn fault_drill_broker_down_then_back_every_event_once() {
             let f = fixture().await;
-            let handler = Recorder::new(Outcome::Done);
+            let handler = Recorder::new(Verdict::Done);
             let (shutdown, task) = start_consumer(&f, handler.clone());
 
             // A port that was just free and is now closed: connections are refused.
