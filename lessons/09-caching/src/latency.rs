@@ -13,17 +13,7 @@
 
 use std::time::Duration;
 
-/// The `p`-th percentile (0 to 100) of `samples`, by the nearest-rank rule: the smallest sample
-/// with at least `p` per cent of the samples at or below it. Zero for no samples.
-pub fn percentile(samples: &[Duration], p: u32) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (sorted.len() * p.min(100) as usize).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
+pub use narrate::percentile;
 
 /// Columns per power of ten. Six keeps a decade label ("100µs") clear of the next.
 const PER_DECADE: usize = 6;
@@ -101,18 +91,6 @@ mod tests {
 
     fn us(n: u64) -> Duration {
         Duration::from_micros(n)
-    }
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let samples: Vec<Duration> = (1..=100).rev().map(us).collect();
-        assert_eq!(percentile(&samples, 50), us(50));
-        assert_eq!(percentile(&samples, 99), us(99));
-        assert_eq!(percentile(&samples, 100), us(100));
-        assert_eq!(percentile(&samples, 0), us(1));
-        assert_eq!(percentile(&samples, 250), us(100), "clamped to the maximum");
-        assert_eq!(percentile(&[us(7)], 99), us(7));
-        assert_eq!(percentile(&[], 50), Duration::ZERO);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! - [`say`] is a line of explanation, indented two spaces;
 //! - [`show`] is a line of measured output, indented four, and so is a [`Table`];
 //! - [`duration`], [`thousands`], [`truncate`] and [`sparkline`] make numbers and text
-//!   human-sized.
+//!   human-sized, and [`percentile`] reduces latency samples to the figures a table shows.
 //!
 //! [`demo`] is how they run: the table of contents with `--list` and `--only`, Ctrl-C, the
 //! tracing set-up and the exit status, the same in every lesson.
@@ -75,6 +75,19 @@ pub fn truncate(text: &str, max: usize) -> String {
         let kept: String = text.chars().take(max.saturating_sub(1)).collect();
         format!("{kept}…")
     }
+}
+
+/// The `p`-th percentile (0 to 100; more counts as 100) of `samples`, by the nearest-rank rule:
+/// the smallest sample with at least `p` per cent of the samples at or below it. Zero for no
+/// samples. Every lesson that reports a median or a p99 computes it here.
+pub fn percentile(samples: &[Duration], p: u32) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (sorted.len() * p.min(100) as usize).div_ceil(100).max(1);
+    sorted[rank - 1]
 }
 
 /// Counts as a bar per value, scaled to the largest: `[1, 0, 2, 5, 9]` → `▁ ▂▅█`. A whole
@@ -189,6 +202,19 @@ impl fmt::Display for Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let us = Duration::from_micros;
+        let samples: Vec<Duration> = (1..=100).rev().map(us).collect();
+        assert_eq!(percentile(&samples, 50), us(50));
+        assert_eq!(percentile(&samples, 99), us(99));
+        assert_eq!(percentile(&samples, 100), us(100));
+        assert_eq!(percentile(&samples, 0), us(1));
+        assert_eq!(percentile(&samples, 250), us(100), "clamped to the maximum");
+        assert_eq!(percentile(&[us(7)], 99), us(7));
+        assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
 
     #[test]
     fn thousands_groups_digits_in_threes() {

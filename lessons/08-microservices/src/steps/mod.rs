@@ -155,16 +155,7 @@ pub fn loopback() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
-/// The `p`-th percentile (0 to 100) of `samples`, by the nearest-rank rule; zero for none.
-pub fn percentile(samples: &[Duration], p: u32) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (sorted.len() * p as usize).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
+pub use narrate::percentile;
 
 /// An order event in a few words: `shipped (1Z999AA10123456784)`.
 pub fn event_summary(event: &shop_domain::order::OrderEvent) -> String {
@@ -186,20 +177,4 @@ async fn start_inventory(
     addr: SocketAddr,
 ) -> Result<InventoryService, StepError> {
     Ok(InventoryService::start(db.pool().clone(), addr).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let ms = |n: u64| Duration::from_millis(n);
-        let samples: Vec<Duration> = (1..=10).rev().map(ms).collect();
-        assert_eq!(percentile(&samples, 50), ms(5));
-        assert_eq!(percentile(&samples, 90), ms(9));
-        assert_eq!(percentile(&samples, 100), ms(10));
-        assert_eq!(percentile(&samples, 0), ms(1));
-        assert_eq!(percentile(&[], 50), Duration::ZERO);
-    }
 }
