@@ -9,18 +9,21 @@
 //!   is refused;
 //! - a lock with an expiry (`locked_until`), so a request that died mid-checkout does not hold
 //!   its key for ever, and a retry resumes the same order;
-//! - the cart turned into an order in one transaction, at the prices read in it.
+//! - the cart turned into an order in one transaction, at the prices read in it, with its
+//!   `order.placed` event written to the outbox in the same transaction (chapter 10).
 
 use std::time::Duration;
 
 use shop_domain::order::OrderStatus;
 use shop_domain::{Money, OrderId, Sku, UserId};
+use shop_events::orders::{OrderPlaced, PlacedLine};
+use shop_events::outbox;
 use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::carts::read_cart;
-use crate::error::{DbError, invalid_row};
+use crate::error::{DbError, encode_error, invalid_row};
 use crate::orders::stored_status;
 
 /// What a request holding an idempotency key should do.
@@ -277,6 +280,21 @@ impl CheckoutRepo {
         )
         .execute(&mut *tx)
         .await?;
+        // The order and the news of it commit together (chapter 10, "The transactional
+        // outbox"): no order without its event, no event for an order that was rolled back.
+        let placed = OrderPlaced {
+            order: id,
+            customer: user,
+            total,
+            lines: (cart.lines.iter())
+                .map(|line| PlacedLine {
+                    sku: line.sku.clone(),
+                    quantity: u32::from(line.quantity.get()),
+                    unit_price: line.unit_price,
+                })
+                .collect(),
+        };
+        outbox::enqueue(&mut tx, &placed.envelope().map_err(encode_error)?).await?;
         tx.commit().await?;
         let mut lines: Vec<(Sku, u32)> = (cart.lines.into_iter())
             .map(|line| (line.sku, u32::from(line.quantity.get())))

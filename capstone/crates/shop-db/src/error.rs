@@ -71,3 +71,9 @@ where
         source: Box::new(source),
     }
 }
+
+/// An event that would not serialize, as the database error it becomes: the transaction it was
+/// to be written in is rolled back, like one whose statement was refused.
+pub(crate) fn encode_error(error: serde_json::Error) -> DbError {
+    DbError::Sqlx(sqlx::Error::Encode(Box::new(error)))
+}

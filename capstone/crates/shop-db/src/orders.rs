@@ -9,7 +9,9 @@
 //!   (`SELECT ... FOR UPDATE`), the domain's `OrderStatus::apply` decides whether the move is
 //!   legal, and the update and its history row are written before the lock is released. Two
 //!   admins shipping and cancelling the same order at once are serialised; the second one sees
-//!   the first one's status and gets a typed [`TransitionError::Illegal`];
+//!   the first one's status and gets a typed [`TransitionError::Illegal`]. The change's
+//!   event (`order.paid`, `order.shipped`, ...) goes to the outbox in the same transaction
+//!   (chapter 10);
 //! - totals computed from the lines (`SUM(quantity * unit_price_minor)`), never stored
 //!   (migration 2 explains why).
 //!
@@ -17,12 +19,14 @@
 
 use shop_domain::order::{IllegalTransition, OrderAction, OrderStatus};
 use shop_domain::{Currency, Money, OrderId, ProductId, Sku, UserId};
+use shop_events::orders::StatusChanged;
+use shop_events::outbox;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::error::{DbError, invalid_row};
+use crate::error::{DbError, encode_error, invalid_row};
 
 /// An order in a list: what it is worth and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,6 +294,18 @@ impl OrderRepo {
         )
         .fetch_one(&mut *tx)
         .await?;
+        // Every status change is news (`order.paid`, `order.refunded`, ...), told in the
+        // transaction that makes it: a rolled-back change tells nobody.
+        let changed = StatusChanged {
+            order: id,
+            customer: UserId::from_uuid(current.user_id),
+            from,
+            to,
+            action,
+            actor,
+            seq: recorded.seq,
+        };
+        outbox::enqueue(&mut tx, &changed.envelope().map_err(encode_error)?).await?;
         tx.commit().await?;
         Ok(Transition {
             seq: recorded.seq,

@@ -1,5 +1,6 @@
 //! The order repository against a real PostgreSQL: transitions go through the domain's state
-//! machine, are recorded in order, and two racing moves of one order cannot both win.
+//! machine, are recorded in order with one outbox event each, and two racing moves of one order
+//! cannot both win (nor both be told).
 //!
 //! `cargo test -p shop-db --test orders` (needs PostgreSQL: `cargo xtask services up`).
 
@@ -7,7 +8,10 @@ mod needs_postgres {
     use shop_db::{DisplayName, NewUser, OrderRepo, TransitionError, UserRepo};
     use shop_domain::order::{OrderAction, OrderStatus};
     use shop_domain::{Email, OrderId, UserId};
+    use shop_events::Envelope;
+    use shop_events::orders::OrderEvent;
     use sqlx::PgPool;
+    use uuid::Uuid;
 
     async fn setup() -> (testkit::PgDatabase, OrderRepo, UserId) {
         let db = testkit::postgres().await;
@@ -75,6 +79,44 @@ mod needs_postgres {
         let seqs: Vec<i32> = detail.history.iter().map(|t| t.seq).collect();
         assert_eq!(seqs, [1, 2], "the refused move left no trace");
         assert_eq!(detail.history[1].actor, Some(user));
+
+        // One event per move that happened, in the move's transaction; none for the refusal.
+        let events = outbox_events(db.pool(), id).await;
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["order.paid", "order.fulfilled"]);
+        let OrderEvent::StatusChanged(fulfilled) =
+            OrderEvent::decode(&events[1]).expect("the shop's own event decodes")
+        else {
+            panic!("a status change, not {:?}", events[1]);
+        };
+        assert_eq!(
+            (fulfilled.customer, fulfilled.from, fulfilled.seq),
+            (user, OrderStatus::Paid, 2)
+        );
+        assert_eq!(fulfilled.actor, Some(user));
+    }
+
+    /// The outbox rows keyed by `order`, oldest first.
+    async fn outbox_events(pool: &PgPool, order: OrderId) -> Vec<Envelope> {
+        let rows: Vec<(Uuid, String, i32, serde_json::Value, time::OffsetDateTime)> =
+            sqlx::query_as(
+                "SELECT id, kind, version, payload, occurred_at FROM outbox_events
+                 WHERE key = $1 ORDER BY created_seq",
+            )
+            .bind(order.to_string())
+            .fetch_all(pool)
+            .await
+            .expect("the outbox reads");
+        (rows.into_iter())
+            .map(|(id, kind, version, payload, occurred_at)| Envelope {
+                id,
+                kind,
+                version: u16::try_from(version).expect("a stored version fits"),
+                key: order.to_string(),
+                occurred_at,
+                payload,
+            })
+            .collect()
     }
 
     #[tokio::test]
@@ -111,6 +153,14 @@ mod needs_postgres {
             );
             let detail = orders.get(id).await.expect("read").expect("exists");
             assert_eq!(detail.history.len(), 1);
+            let winner = if pay.is_ok() {
+                "order.paid"
+            } else {
+                "order.cancelled"
+            };
+            let events = outbox_events(db.pool(), id).await;
+            let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+            assert_eq!(kinds, [winner], "the loser's rolled-back move told nobody");
         }
     }
 }
