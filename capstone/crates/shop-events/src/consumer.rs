@@ -19,6 +19,7 @@
 //! make them cheap to repeat (the message id of an email lets a mailbox drop the copy).
 
 use std::future::Future;
+use std::time::Duration;
 
 use futures::StreamExt;
 use lapin::message::Delivery;
@@ -27,11 +28,12 @@ use lapin::options::{
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Confirmation};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::Envelope;
+use crate::relay::describe;
 use crate::topology::Topology;
 
 /// Deliveries the broker sends ahead of the acks. They are handled one at a time; the
@@ -122,6 +124,74 @@ pub async fn consume(
         delivery.ack(BasicAckOptions::default()).await?;
     }
 }
+
+/// Reconnect back-off of [`run`]: first pause, and the longest.
+const RECONNECT: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(30));
+
+// ANCHOR: run
+/// Consumes `topology.queue` on the broker at `amqp_url` until `shutdown` is cancelled,
+/// through every broker restart: connects (within 5 s), declares the topology, consumes, and
+/// after a failure reconnects with a pause that doubles from 250 ms to 30 s. What a worker
+/// binary runs. Errors are logged without the URL, which may hold a password.
+pub async fn run(
+    amqp_url: &str,
+    topology: &Topology,
+    consumer_name: &str,
+    pool: &PgPool,
+    handler: &impl Handler,
+    shutdown: CancellationToken,
+) {
+    let mut pause = RECONNECT.0;
+    while !shutdown.is_cancelled() {
+        let mut consumed_once = false;
+        let session = async {
+            let connect = Connection::connect(amqp_url, ConnectionProperties::default());
+            let connection = tokio::time::timeout(Duration::from_secs(5), connect)
+                .await
+                .map_err(|_| "connecting to the broker timed out".to_owned())?
+                .map_err(|e| describe(&e, amqp_url))?;
+            let channel =
+                (connection.create_channel().await).map_err(|e| describe(&e, amqp_url))?;
+            crate::topology::declare(&channel, topology)
+                .await
+                .map_err(|e| describe(&e, amqp_url))?;
+            tracing::info!(consumer = consumer_name, queue = %topology.queue, "consuming");
+            consumed_once = true;
+            let consumed = consume(
+                &channel,
+                topology,
+                consumer_name,
+                pool,
+                handler,
+                shutdown.clone(),
+            )
+            .await;
+            let _ = connection.close(200, "consumer stopping".into()).await;
+            consumed.map_err(|e| match e {
+                ConsumeError::Broker(e) => describe(&e, amqp_url),
+                other => other.to_string(),
+            })
+        };
+        let ended = session.await;
+        if consumed_once {
+            // It worked for a while: the next failure starts the back-off afresh.
+            pause = RECONNECT.0;
+        }
+        match ended {
+            Ok(()) => return,
+            Err(reason) => {
+                tracing::warn!(consumer = consumer_name, error = %reason, retry_in = ?pause,
+                    "consumer stopped: reconnecting");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(RECONNECT.1);
+    }
+}
+// ANCHOR_END: run
 
 async fn handle_delivery(
     channel: &Channel,

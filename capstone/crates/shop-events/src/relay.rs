@@ -148,7 +148,7 @@ impl Relay {
                         properties(&envelope),
                     )
                     .await
-                    .map_err(|e| self.describe(&e)),
+                    .map_err(|e| describe(&e, &self.amqp_url)),
                 Err(e) => Err(format!("the event does not serialize: {e}")),
             };
             pending.push((id, published));
@@ -168,7 +168,7 @@ impl Relay {
                     Ok(Confirmation::NotRequested) => {
                         Err("publisher confirms are off on this channel".to_owned())
                     }
-                    Err(e) => Err(self.describe(&e)),
+                    Err(e) => Err(describe(&e, &self.amqp_url)),
                 },
                 Err(reason) => Err(reason),
             };
@@ -246,20 +246,20 @@ impl Relay {
         let connect = Connection::connect(&self.amqp_url, ConnectionProperties::default());
         let connection = match tokio::time::timeout(self.config.connect_timeout, connect).await {
             Ok(Ok(connection)) => connection,
-            Ok(Err(e)) => return Err(self.describe(&e)),
+            Ok(Err(e)) => return Err(describe(&e, &self.amqp_url)),
             Err(_) => return Err("connecting to the broker timed out".to_owned()),
         };
         let channel = connection
             .create_channel()
             .await
-            .map_err(|e| self.describe(&e))?;
+            .map_err(|e| describe(&e, &self.amqp_url))?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await
-            .map_err(|e| self.describe(&e))?;
+            .map_err(|e| describe(&e, &self.amqp_url))?;
         crate::topology::declare_exchange(&channel, &self.exchange)
             .await
-            .map_err(|e| self.describe(&e))?;
+            .map_err(|e| describe(&e, &self.amqp_url))?;
         self.link = Some((connection, channel.clone()));
         Ok(channel)
     }
@@ -269,19 +269,19 @@ impl Relay {
             let _ = connection.close(200, "relay reconnecting".into()).await;
         }
     }
+}
 
-    /// An error as text fit for logs and `last_error`: an I/O error by its kind only, and
-    /// nothing that repeats the URL.
-    fn describe(&self, error: &lapin::Error) -> String {
-        let text = match error.kind() {
-            lapin::ErrorKind::IOError(io) => format!("i/o error: {}", io.kind()),
-            _ => error.to_string(),
-        };
-        if text.contains(&self.amqp_url) {
-            "the broker connection failed (details withheld: they contain the URL)".to_owned()
-        } else {
-            text
-        }
+/// An error as text fit for logs and `last_error`: an I/O error by its kind only, and
+/// nothing that repeats the URL (which may hold a password).
+pub(crate) fn describe(error: &lapin::Error, amqp_url: &str) -> String {
+    let text = match error.kind() {
+        lapin::ErrorKind::IOError(io) => format!("i/o error: {}", io.kind()),
+        _ => error.to_string(),
+    };
+    if text.contains(amqp_url) {
+        "the broker connection failed (details withheld: they contain the URL)".to_owned()
+    } else {
+        text
     }
 }
 
