@@ -33,6 +33,7 @@ use mongodb::options::ConnectionString;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use shop_domain::Email;
 use sqlx::postgres::PgConnectOptions;
 use thiserror::Error;
 
@@ -100,6 +101,12 @@ pub struct Config {
     pub payments: PaymentsSettings,
     /// Redis and what is cached (chapter 09).
     pub cache: CacheSettings,
+    /// The outbox relay to RabbitMQ (chapter 10).
+    pub events: EventSettings,
+    /// Where mail goes: the development outbox, or an SMTP server (chapter 10).
+    pub mail: MailSettings,
+    /// The notification worker, `shop-notify` (chapter 10).
+    pub notifications: NotificationSettings,
 }
 // ANCHOR_END: config
 
@@ -122,6 +129,9 @@ impl Default for Config {
             inventory: InventorySettings::default(),
             payments: PaymentsSettings::default(),
             cache: CacheSettings::default(),
+            events: EventSettings::default(),
+            mail: MailSettings::default(),
+            notifications: NotificationSettings::default(),
         }
     }
 }
@@ -206,8 +216,8 @@ pub struct AccountSettings {
         deserialize_with = "secs::<_, 60, 2_592_000>"
     )]
     pub email_verification_ttl: Duration,
-    /// Print outgoing mail to stderr (default true; stdout carries the log lines): until lesson 10 sends real mail, that is
-    /// how a developer receives a verification token.
+    /// Print outgoing mail to stderr (default true; stdout carries the log lines) when no
+    /// `[mail] smtp_server` is set: that is how a developer receives a verification token.
     pub mail_echo: bool,
 }
 // ANCHOR_END: account_settings
@@ -426,6 +436,92 @@ impl Default for CacheSettings {
     }
 }
 // ANCHOR_END: cache_settings
+
+// ANCHOR: event_settings
+/// The `[events]` section (chapter 10): the relay that publishes the outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// The RabbitMQ the relay publishes to: `amqp://user:password@host:port/vhost`. Every
+    /// instance may run one: they share the outbox through `FOR UPDATE SKIP LOCKED`. An empty
+    /// string runs no relay here; the events wait in the outbox for an instance that has one.
+    #[serde(deserialize_with = "amqp_url")]
+    pub amqp_url: Option<SecretString>,
+    /// The topic exchange the events go to; each event's kind (`order.placed`) is its
+    /// routing key.
+    #[serde(deserialize_with = "amqp_name")]
+    pub exchange: String,
+    /// How often a relay with nothing to do looks again.
+    #[serde(rename = "relay_poll_ms", deserialize_with = "millis::<_, 10, 60_000>")]
+    pub relay_poll: Duration,
+    /// Events claimed and published per pass.
+    #[serde(deserialize_with = "count::<_, 1, 10_000>")]
+    pub relay_batch: u32,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            amqp_url: Some(SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f")),
+            exchange: "shop.events".to_owned(),
+            relay_poll: Duration::from_millis(500),
+            relay_batch: 100,
+        }
+    }
+}
+
+/// The `[mail]` section (chapter 10): where the shop's mail goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// An SMTP server, `host:port`, that takes mail from this host without a password: the
+    /// shop's own relay, or a local sink. Empty: the service keeps mail in its development
+    /// outbox (`[accounts] mail_echo` prints it), and the notification worker does not start.
+    #[serde(deserialize_with = "smtp_server")]
+    pub smtp_server: Option<String>,
+    /// The address the shop's mail comes from.
+    #[serde(deserialize_with = "email")]
+    pub from: Email,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            smtp_server: None,
+            from: Email::parse("orders@shop.example").unwrap_or_else(|_| unreachable!()),
+        }
+    }
+}
+
+/// The `[notifications]` section (chapter 10): the worker that tells customers about their
+/// orders, consuming from `[events] exchange`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The worker's queue; `<queue>.retry` and `<queue>.dlq` are made beside it.
+    #[serde(deserialize_with = "amqp_name")]
+    pub queue: String,
+    /// How long a failed event waits before it is tried again.
+    #[serde(
+        rename = "retry_delay_ms",
+        deserialize_with = "millis::<_, 10, 3_600_000>"
+    )]
+    pub retry_delay: Duration,
+    /// Deliveries an event gets in all before it goes to the dead-letter queue.
+    #[serde(deserialize_with = "count::<_, 1, 100>")]
+    pub max_attempts: u32,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings {
+            queue: "shop.notifications".to_owned(),
+            retry_delay: Duration::from_secs(5),
+            max_attempts: 5,
+        }
+    }
+}
+// ANCHOR_END: event_settings
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -852,6 +948,60 @@ fn redis_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secret
     Ok(Some(SecretString::from(url)))
 }
 
+fn amqp_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SecretString>, D::Error> {
+    let url = secret_text(deserializer, "an AMQP URL")?;
+    if url.is_empty() {
+        return Ok(None);
+    }
+    // As for the other URLs: it may carry a password, so the message never quotes it.
+    if !shop_events::relay::check_url(&url) {
+        return Err(de::Error::custom(
+            "not an AMQP URL (expected amqp://user:password@host:5672/%2f, or an empty string \
+             for no relay)",
+        ));
+    }
+    Ok(Some(SecretString::from(url)))
+}
+
+/// An exchange or queue name: what RabbitMQ accepts, without spaces.
+fn amqp_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    if name.is_empty() || name.len() > 200 || !name.chars().all(allowed) || name.starts_with("amq.")
+    {
+        return Err(de::Error::custom(
+            "must be 1 to 200 of A-Z a-z 0-9 . _ - :, not starting with \"amq.\" (the broker's own)",
+        ));
+    }
+    Ok(name)
+}
+
+fn smtp_server<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let server = String::deserialize(deserializer)?;
+    if server.trim().is_empty() {
+        return Ok(None);
+    }
+    let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+            && port.parse::<u16>().is_ok_and(|port| port > 0)
+    });
+    if !valid {
+        return Err(de::Error::custom(
+            "not a mail server address (expected host:port, such as 127.0.0.1:1025, or an \
+             empty string for the development outbox)",
+        ));
+    }
+    Ok(Some(server))
+}
+
+fn email<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Email, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Email::parse(&text).map_err(|e| de::Error::custom(format!("not an email address: {e}")))
+}
+
 fn key_prefix<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let prefix = String::deserialize(deserializer)?;
     let printable = prefix.chars().all(|c| c.is_ascii_graphic());
@@ -1133,6 +1283,42 @@ mod tests {
         assert!(message.contains("listne"), "{message}");
         let message = error_of(None, &[("SHOP_SECURITY__RATE_LIMIT", "5")]);
         assert!(message.contains("rate_limit"), "{message}");
+    }
+
+    #[test]
+    fn event_and_mail_settings_are_checked_without_quoting_a_url() {
+        let message = error_of(
+            None,
+            &[("SHOP_EVENTS__AMQP_URL", "http://guest:s3cret@host")],
+        );
+        assert!(message.contains("not an AMQP URL"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+        // An empty variable counts as unset; an empty string in the file turns the relay off.
+        let file = TempFile::new("[events]\namqp_url = \"\"\n");
+        let config = Config::load_from(
+            Some(file.0.as_path()),
+            vars(&[
+                ("SHOP_MAIL__SMTP_SERVER", "127.0.0.1:1025"),
+                ("SHOP_NOTIFICATIONS__RETRY_DELAY_MS", "250"),
+            ]),
+        )
+        .unwrap();
+        assert!(config.events.amqp_url.is_none(), "empty: no relay");
+        assert_eq!(config.mail.smtp_server.as_deref(), Some("127.0.0.1:1025"));
+        assert_eq!(config.notifications.retry_delay, Duration::from_millis(250));
+        for (key, value, says) in [
+            ("SHOP_EVENTS__EXCHANGE", "amq.topic", "amq."),
+            ("SHOP_EVENTS__EXCHANGE", "shop events", "A-Z"),
+            ("SHOP_NOTIFICATIONS__QUEUE", "orders/eu", "A-Z"),
+            ("SHOP_MAIL__SMTP_SERVER", "localhost", "host:port"),
+            ("SHOP_MAIL__SMTP_SERVER", "mail.example:0", "host:port"),
+            ("SHOP_MAIL__SMTP_SERVER", "a b:25", "host:port"),
+            ("SHOP_MAIL__FROM", "nobody", "not an email address"),
+            ("SHOP_NOTIFICATIONS__MAX_ATTEMPTS", "0", "out of range"),
+        ] {
+            let message = error_of(None, &[(key, value)]);
+            assert!(message.contains(says), "{key}={value}: {message}");
+        }
     }
 
     #[test]

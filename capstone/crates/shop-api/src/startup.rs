@@ -4,14 +4,17 @@
 //! `main` is argument parsing plus those two calls, and the integration tests' `TestApp`
 //! builds through the same function, so what start-up does (load the TLS certificate, reach
 //! the database and check or apply its migrations, prepare the review indexes, bind the
-//! listener with its connection limits) is what the tests exercise. Only the two things a test
-//! must control are replaceable, through [`Builder`]: where mail goes, and the clock of the
-//! login throttle.
+//! listener with its connection limits, the outbox relay) is what the tests exercise. Only the
+//! two things a test must control are replaceable, through [`Builder`]: where mail goes, and
+//! the clock of the login throttle.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
+use shop_events::relay::{Relay, RelayConfig};
 use shop_http::{RunningServer, ServeError, Server};
+use shop_notify::smtp::SmtpMailer;
 use shop_payments::PaymentProvider;
 use sqlx::PgPool;
 use thiserror::Error;
@@ -56,6 +59,9 @@ pub enum StartError {
 pub struct Application {
     server: Server,
     state: AppState,
+    /// The outbox relay (chapter 10), when `[events] amqp_url` is set: it runs beside the
+    /// server and stops with it.
+    relay: Option<Relay>,
 }
 
 impl Application {
@@ -93,8 +99,13 @@ impl Application {
         self.spawn(shutdown).stopped().await
     }
 
-    /// Serves on a background task: what a test holds while it sends requests.
+    /// Serves on a background task: what a test holds while it sends requests. The relay,
+    /// if any, runs on another until `shutdown`; what it has not published stays in the
+    /// outbox for the next start.
     pub fn spawn(self, shutdown: CancellationToken) -> RunningServer {
+        if let Some(relay) = self.relay {
+            tokio::spawn(relay.run(shutdown.clone()));
+        }
         self.server.spawn(router(self.state), shutdown)
     }
 }
@@ -168,7 +179,23 @@ impl Builder {
 
         let limits = config.connections.limits(config.shutdown_grace);
         let listen = config.listen;
-        let mailer = mailer.unwrap_or_else(|| Arc::new(Outbox::new(config.accounts.mail_echo)));
+        let mailer = mailer.unwrap_or_else(|| match &config.mail.smtp_server {
+            Some(server) => Arc::new(SmtpMailer::new(server, config.mail.from.clone())),
+            None => Arc::new(Outbox::new(config.accounts.mail_echo)),
+        });
+        let relay = config.events.amqp_url.as_ref().map(|url| {
+            let settings = RelayConfig {
+                batch: i64::from(config.events.relay_batch),
+                poll_interval: config.events.relay_poll,
+                ..RelayConfig::default()
+            };
+            Relay::new(
+                pool.clone(),
+                url.expose_secret(),
+                &config.events.exchange,
+                settings,
+            )
+        });
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let state = AppState::new(pool, config, mailer, clock, payments).await?;
         seed::prepare_reviews(state.reviews.clone(), options.seed);
@@ -177,7 +204,11 @@ impl Builder {
         if let Some(tls) = tls {
             server = server.tls(tls);
         }
-        Ok(Application { server, state })
+        Ok(Application {
+            server,
+            state,
+            relay,
+        })
     }
     // ANCHOR_END: build
 }

@@ -251,6 +251,7 @@ impl Accounts {
                 to: email.clone(),
                 subject: "Someone tried to register with your address".to_owned(),
                 body: SecretString::from(body),
+                message_id: None,
             })
             .await?;
         Ok(())
@@ -268,6 +269,7 @@ impl Accounts {
             to: email.clone(),
             subject: "Confirm your email address".to_owned(),
             body: SecretString::from(body),
+            message_id: None,
         }
     }
 

@@ -1,47 +1,26 @@
 //! Outgoing mail, behind a trait: the accounts code says *what* to send, a [`Mailer`] decides
-//! *how* (book chapter 04; lesson 10's notifications bring real delivery).
+//! *how* (book chapter 04). The trait is shop-notify's, whose `SmtpMailer` is real delivery
+//! (chapter 10); `[accounts] smtp_server` sends verification mail through it.
 //!
 //! Until then, the [`Outbox`] keeps the last mails in memory (the tests read verification
 //! tokens from it, as a user would read their inbox) and, with `SHOP_ACCOUNTS__MAIL_ECHO` on, prints
 //! each to stderr (stdout carries the log lines): that is how a developer running the service by hand receives a token.
 //! Printing is delivery here, not logging: the log (stderr, and wherever it is shipped) never
-//! sees a token, and the body is a [`SecretString`] so no `Debug` print shows it either.
+//! sees a token, and the body is a `SecretString` so no `Debug` print shows it either.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use shop_domain::Email;
 
 /// How many mails the outbox keeps; older ones are dropped.
 const OUTBOX_CAPACITY: usize = 256;
 
-/// One message.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    pub to: Email,
-    pub subject: String,
-    /// May hold a token: secret until it reaches the recipient.
-    pub body: SecretString,
-}
-
-/// Why a mail could not be handed over.
-#[derive(Debug, thiserror::Error)]
-#[error("the mail could not be sent")]
-pub struct MailError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
-/// A future returned by a dyn-compatible trait method.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 // ANCHOR: mailer
-/// Delivers mail. A trait object in the state (`Arc<dyn Mailer>`), so lesson 10 can swap in
-/// SMTP or a queue without touching the accounts code. The method returns a boxed future
-/// because `async fn` in a trait is not yet usable through `dyn`.
-pub trait Mailer: Send + Sync + std::fmt::Debug {
-    fn send(&self, mail: Mail) -> BoxFuture<'_, Result<(), MailError>>;
-}
+// The mail and the trait that delivers it live in shop-notify, where the notification worker
+// (chapter 10) sends through the same trait over SMTP.
+pub use shop_notify::mail::{BoxFuture, Mail, MailError, Mailer};
 // ANCHOR_END: mailer
 
 /// The development mailer: keeps recent mail in memory, optionally prints it. Cheap to clone;

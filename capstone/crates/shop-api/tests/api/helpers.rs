@@ -634,6 +634,9 @@ fn test_config(mongodb_url: &str, mongodb_database: &str) -> Config {
     // tests that share one Redis under the default prefix would read each other's entries.
     // Without Redis the caches are each instance's memory, invalidated in-process.
     config.cache.redis_url = None;
+    // No outbox relay unless a test asks for one (with an exchange of its own, see
+    // `checkout.rs`'s fault drill): the events stay in the test's database for it to read.
+    config.events.amqp_url = None;
     config
 }
 
