@@ -271,6 +271,12 @@ impl Relay {
     }
 }
 
+/// Whether `url` is an AMQP URL lapin can connect with, for a configuration check that
+/// says so before the first pass (without quoting the URL, which may hold a password).
+pub fn check_url(url: &str) -> bool {
+    url.parse::<lapin::uri::AMQPUri>().is_ok()
+}
+
 /// An error as text fit for logs and `last_error`: an I/O error by its kind only, and
 /// nothing that repeats the URL (which may hold a password).
 pub(crate) fn describe(error: &lapin::Error, amqp_url: &str) -> String {
