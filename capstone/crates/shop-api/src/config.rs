@@ -970,7 +970,8 @@ fn amqp_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Er
     if name.is_empty() || name.len() > 200 || !name.chars().all(allowed) || name.starts_with("amq.")
     {
         return Err(de::Error::custom(
-            "must be 1 to 200 of A-Z a-z 0-9 . _ - :, not starting with \"amq.\" (the broker's own)",
+            "must be 1 to 200 of A-Z a-z 0-9 . _ - :, not starting with \"amq.\" \
+             (the broker's own)",
         ));
     }
     Ok(name)

@@ -24,7 +24,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
@@ -257,6 +257,47 @@ async fn handle_delivery(
             dead_letter(channel, topology, delivery, &reason).await
         }
     }
+}
+
+/// A message taken from a dead-letter queue, with the reason the consumer gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The message as it was delivered (an envelope, or the bytes that did not decode).
+    pub body: Vec<u8>,
+    /// The [`REASON_HEADER`]: why it was dead-lettered (empty if the header is missing).
+    pub reason: String,
+}
+
+/// Takes up to `max` messages off `topology`'s dead-letter queue, oldest first: what an
+/// operator inspects (and a test asserts on). Taken means gone from the queue; republish one
+/// to the exchange to try it again once its cause is fixed.
+///
+/// # Errors
+/// The broker's, e.g. a queue that was never declared.
+pub async fn take_dead_letters(
+    channel: &Channel,
+    topology: &Topology,
+    max: usize,
+) -> Result<Vec<DeadLetter>, lapin::Error> {
+    let queue = topology.dead_letter_queue();
+    let mut taken = Vec::new();
+    while taken.len() < max {
+        let options = BasicGetOptions { no_ack: true };
+        let Some(message) = channel.basic_get(queue.as_str().into(), options).await? else {
+            break;
+        };
+        let reason = (message.properties.headers().as_ref())
+            .and_then(|headers| match headers.inner().get(REASON_HEADER) {
+                Some(AMQPValue::LongString(reason)) => Some(reason.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        taken.push(DeadLetter {
+            body: message.data.clone(),
+            reason,
+        });
+    }
+    Ok(taken)
 }
 
 /// Failed deliveries so far, from the `x-attempt` header (absent: none).

@@ -10,7 +10,6 @@ mod needs_postgres {
         use std::time::Duration;
 
         use lapin::options::{BasicGetOptions, BasicPublishOptions};
-        use lapin::types::AMQPValue;
         use lapin::{BasicProperties, Channel};
         use shop_events::consumer::{self, Handler, Verdict};
         use shop_events::relay::{Relay, RelayConfig, RelayError};
@@ -103,27 +102,10 @@ mod needs_postgres {
         }
 
         async fn dead_letters(channel: &Channel, topology: &Topology) -> Vec<(Vec<u8>, String)> {
-            let mut found = Vec::new();
-            while let Some(message) = channel
-                .basic_get(
-                    topology.dead_letter_queue().as_str().into(),
-                    BasicGetOptions { no_ack: true },
-                )
-                .await
-                .expect("the DLQ can be read")
-            {
-                let reason = message
-                    .properties
-                    .headers()
-                    .as_ref()
-                    .and_then(|h| match h.inner().get(consumer::REASON_HEADER) {
-                        Some(AMQPValue::LongString(s)) => Some(s.to_string()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                found.push((message.data.clone(), reason));
-            }
-            found
+            let taken = consumer::take_dead_letters(channel, topology, 1_000).await;
+            (taken.expect("the DLQ can be read").into_iter())
+                .map(|letter| (letter.body, letter.reason))
+                .collect()
         }
 
         /// Records every call, writes one effect row in the handler's transaction, and
@@ -161,12 +143,15 @@ mod needs_postgres {
             }
         }
 
-        fn start_consumer(
+        async fn start_consumer(
             fixture: &Fixture,
             handler: Arc<Recorder>,
         ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
             let shutdown = CancellationToken::new();
-            let channel = fixture.channel.clone();
+            // A channel of its own: the test publishes on the fixture's, and a channel that
+            // both publishes (waiting for confirms) and consumes mixes two conversations.
+            let connection = fixture.amqp.connection();
+            let channel = connection.create_channel().await.expect("a channel opens");
             let topology = fixture.topology.clone();
             let pool = fixture.db.pool().clone();
             let stop = shutdown.clone();
@@ -268,7 +253,7 @@ mod needs_postgres {
         async fn a_duplicated_event_is_handled_once() {
             let f = fixture().await;
             let handler = Recorder::new(Verdict::Done);
-            let (shutdown, task) = start_consumer(&f, handler.clone());
+            let (shutdown, task) = start_consumer(&f, handler.clone()).await;
             let e = event("order.paid", 7);
             let body = e.to_json().unwrap();
             publish_raw(&f, "order.paid", &body).await;
@@ -287,7 +272,7 @@ mod needs_postgres {
         async fn retries_go_through_the_delay_queue_then_to_the_dlq() {
             let f = fixture().await;
             let handler = Recorder::new(Verdict::Retry("mail server down".to_owned()));
-            let (shutdown, task) = start_consumer(&f, handler.clone());
+            let (shutdown, task) = start_consumer(&f, handler.clone()).await;
             let e = event("order.shipped", 3);
             publish_raw(&f, "order.shipped", &e.to_json().unwrap()).await;
 
@@ -324,7 +309,7 @@ mod needs_postgres {
         async fn poison_and_undecodable_messages_go_straight_to_the_dlq() {
             let f = fixture().await;
             let handler = Recorder::new(Verdict::Poison("unknown version".to_owned()));
-            let (shutdown, task) = start_consumer(&f, handler.clone());
+            let (shutdown, task) = start_consumer(&f, handler.clone()).await;
             publish_raw(&f, "order.placed", b"{ this is not an envelope").await;
             publish_raw(
                 &f,
@@ -361,7 +346,7 @@ mod needs_postgres {
         async fn fault_drill_broker_down_then_back_every_event_once() {
             let f = fixture().await;
             let handler = Recorder::new(Verdict::Done);
-            let (shutdown, task) = start_consumer(&f, handler.clone());
+            let (shutdown, task) = start_consumer(&f, handler.clone()).await;
 
             // A port that was just free and is now closed: connections are refused.
             let closed = {

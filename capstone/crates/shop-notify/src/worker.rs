@@ -72,7 +72,8 @@ pub fn compose(event: &OrderEvent, name: &str) -> Notice {
                 mail: Some((
                     format!("Payment received for order {order}"),
                     format!(
-                        "Hello {name},\n\nyour payment for order {order} arrived; we are packing it.\n"
+                        "Hello {name},\n\nyour payment for order {order} arrived; \
+                         we are packing it.\n"
                     ),
                 )),
                 push: Some((
@@ -109,7 +110,8 @@ pub fn compose(event: &OrderEvent, name: &str) -> Notice {
                 mail: Some((
                     format!("Refund for order {order}"),
                     format!(
-                        "Hello {name},\n\nwe have refunded order {order}. The money is on its way back to you.\n"
+                        "Hello {name},\n\nwe have refunded order {order}. \
+                         The money is on its way back to you.\n"
                     ),
                 )),
                 sms: Some(format!("Order {order} is refunded.")),

@@ -84,6 +84,11 @@ mod needs_postgres {
 
     impl Shop {
         async fn start() -> Shop {
+            Shop::start_with(|_| {}).await
+        }
+
+        /// [`Shop::start`] with the API's settings changed by `configure` (an outbox relay).
+        async fn start_with(configure: impl FnOnce(&mut shop_api::Config)) -> Shop {
             let inventory_db = testkit::postgres().await;
             let pool = inventory_db.pool().clone();
             shop_inventory::MIGRATOR
@@ -105,6 +110,7 @@ mod needs_postgres {
                     config.inventory.url = endpoint;
                     config.payments.webhook_secret =
                         Some(WebhookSecret::new(SECRET).expect("a strong secret"));
+                    configure(config);
                 },
                 Some(late.clone()),
             )
@@ -322,8 +328,24 @@ mod needs_postgres {
             metrics.contains("shop_orders_placed_total 1\n"),
             "{metrics}"
         );
+
+        // The outbox (chapter 10): one event per fact, written with it. The replay and the
+        // refused reuse of the key added none.
+        assert_eq!(
+            outbox_kinds(shop.app.pool(), &id).await,
+            ["order.placed", "order.paid"]
+        );
     }
     // ANCHOR_END: end_to_end
+
+    /// The kinds of the outbox events about order `id`, oldest first.
+    async fn outbox_kinds(pool: &sqlx::PgPool, id: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT kind FROM outbox_events WHERE key = $1 ORDER BY created_seq")
+            .bind(id)
+            .fetch_all(pool)
+            .await
+            .expect("the outbox reads")
+    }
 
     #[tokio::test]
     async fn a_declined_card_is_402_and_undoes_the_order_and_the_reservation() {
@@ -589,5 +611,205 @@ mod needs_postgres {
             .release(ReservationId(reservation))
             .await
             .unwrap();
+    }
+
+    /// The transactional outbox's fault drill over HTTP (chapter 10): the broker goes away
+    /// while customers check out and pay, and comes back. Nothing is lost, nothing is
+    /// handled twice.
+    mod needs_rabbitmq {
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+
+        use shop_events::consumer::{self, Handler, Verdict};
+        use shop_events::topology::{self, Topology};
+        use shop_events::{Envelope, orders};
+        use sqlx::PgConnection;
+        use testkit::net::Gate;
+        use uuid::Uuid;
+
+        use super::*;
+
+        /// Counts what the deduplicating consumer hands it, and what it skipped.
+        #[derive(Default)]
+        struct Tally {
+            handled: Mutex<HashMap<Uuid, (String, u32)>>,
+            duplicates: Mutex<u32>,
+        }
+
+        impl Handler for Tally {
+            async fn handle(&self, event: &Envelope, _tx: &mut PgConnection) -> Verdict {
+                let mut handled = self.handled.lock().unwrap();
+                handled.entry(event.id).or_insert((event.kind.clone(), 0)).1 += 1;
+                Verdict::Done
+            }
+
+            fn duplicate(&self, _event: &Envelope) {
+                *self.duplicates.lock().unwrap() += 1;
+            }
+        }
+
+        /// Polls `query` (a count) until it returns `want`, for at most `ceiling`.
+        async fn count_becomes(
+            pool: &sqlx::PgPool,
+            query: &'static str,
+            want: i64,
+            ceiling: Duration,
+        ) {
+            let deadline = tokio::time::Instant::now() + ceiling;
+            loop {
+                let n: i64 = sqlx::query_scalar(query).fetch_one(pool).await.unwrap();
+                if n == want {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{query}: {n}, not {want}, after {ceiling:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+
+        // ANCHOR: fault_drill
+        #[tokio::test]
+        async fn with_the_broker_unreachable_checkouts_go_on_and_every_event_arrives_once() {
+            let amqp = testkit::rabbitmq().await;
+            let broker = url::Url::parse(amqp.url()).unwrap();
+            let target: SocketAddr = format!(
+                "{}:{}",
+                broker.host_str().unwrap(),
+                broker.port().unwrap_or(5672)
+            )
+            .parse()
+            .unwrap();
+            // The relay reaches RabbitMQ through a gate that starts shut: the broker is down,
+            // as far as the shop can tell, while the other tests go on using it.
+            let gate = Gate::start(target, false).await;
+            let mut through_gate = broker.clone();
+            through_gate.set_port(Some(gate.addr().port())).unwrap();
+            let relay_url = through_gate.to_string();
+            let exchange = amqp.name("events");
+            let shop = Shop::start_with(|config| {
+                config.events.amqp_url = Some(relay_url.clone().into());
+                config.events.exchange = exchange.clone();
+                config.events.relay_poll = Duration::from_millis(50);
+            })
+            .await;
+            // The consumer's side, declared on the real broker: the queue every order event
+            // is routed to.
+            let channel = amqp.connection().create_channel().await.unwrap();
+            let topology = Topology {
+                binding: orders::ALL.to_owned(),
+                ..Topology::new(exchange.clone(), amqp.name("drill"))
+            };
+            amqp.name("drill.retry");
+            amqp.name("drill.dlq");
+            topology::declare(&channel, &topology).await.unwrap();
+
+            // Two customers' worth of checkouts, each paid: four events, none published.
+            let pool = shop.app.pool().clone();
+            let mut ids = Vec::new();
+            for key in ["drill-1", "drill-2"] {
+                if !ids.is_empty() {
+                    let f = shop.app.fixtures();
+                    shop.put(&f.headphones.to_string(), 2).await;
+                    shop.put(&f.speaker.to_string(), 1).await;
+                }
+                let request = json!({ "card_number": ACCEPTED, "expected_total": total(22_898) });
+                let response = shop.checkout(key, request).await;
+                assert_eq!(
+                    response.status(),
+                    StatusCode::CREATED,
+                    "the checkout does not wait for the broker"
+                );
+                let (_, _, placed) = parts(response).await;
+                let id = placed["order"]["id"].as_str().unwrap().to_owned();
+                shop.order_becomes(&id, "paid").await;
+                ids.push(id);
+            }
+            // The relay tried, failed, and wrote down why, without the URL.
+            count_becomes(
+                &pool,
+                "SELECT count(*) FROM outbox_events WHERE sent_at IS NULL AND attempts > 0",
+                4,
+                Duration::from_secs(10),
+            )
+            .await;
+            let errors: Vec<String> = sqlx::query_scalar(
+                "SELECT last_error FROM outbox_events WHERE last_error IS NOT NULL",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(!errors.is_empty());
+            for error in &errors {
+                assert!(!error.contains(&gate.addr().port().to_string()), "{error}");
+                assert!(!error.contains("guest:"), "{error}");
+            }
+
+            // The broker is back: the backlog drains.
+            gate.open();
+            let unsent = "SELECT count(*) FROM outbox_events WHERE sent_at IS NULL";
+            count_becomes(&pool, unsent, 0, Duration::from_secs(40)).await;
+            // A crash after the broker's ack and before the relay's commit, staged: two rows
+            // are unsent again and are published a second time.
+            sqlx::query(
+                "UPDATE outbox_events SET sent_at = NULL WHERE id IN
+                 (SELECT id FROM outbox_events ORDER BY created_seq LIMIT 2)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            count_becomes(&pool, unsent, 0, Duration::from_secs(40)).await;
+
+            // The deduplicating consumer sees six deliveries and does four things.
+            let tally = Tally::default();
+            let shutdown = CancellationToken::new();
+            let consuming = consumer::consume(
+                &channel,
+                &topology,
+                "drill",
+                &pool,
+                &tally,
+                shutdown.clone(),
+            );
+            let watch = async {
+                for _ in 0..400 {
+                    let handled = tally.handled.lock().unwrap().len();
+                    if handled == 4 && *tally.duplicates.lock().unwrap() == 2 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                shutdown.cancel();
+            };
+            let (consumed, ()) = tokio::join!(consuming, watch);
+            consumed.unwrap();
+
+            let handled = tally.handled.lock().unwrap().clone();
+            let outbox: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM outbox_events")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            assert_eq!(handled.len(), 4, "{handled:?}");
+            for id in &outbox {
+                assert_eq!(
+                    handled.get(id).map(|(_, n)| *n),
+                    Some(1),
+                    "event {id} handled once"
+                );
+            }
+            assert_eq!(
+                *tally.duplicates.lock().unwrap(),
+                2,
+                "the two republished were skipped"
+            );
+            for id in &ids {
+                assert_eq!(
+                    outbox_kinds(&pool, id).await,
+                    ["order.placed", "order.paid"]
+                );
+            }
+        }
+        // ANCHOR_END: fault_drill
     }
 }
