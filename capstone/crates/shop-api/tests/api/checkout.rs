@@ -638,13 +638,13 @@ mod needs_postgres {
 
         impl Handler for Tally {
             async fn handle(&self, event: &Envelope, _tx: &mut PgConnection) -> Verdict {
-                let mut handled = self.handled.lock().unwrap();
+                let mut handled = self.handled.lock().expect("not poisoned");
                 handled.entry(event.id).or_insert((event.kind.clone(), 0)).1 += 1;
                 Verdict::Done
             }
 
             fn duplicate(&self, _event: &Envelope) {
-                *self.duplicates.lock().unwrap() += 1;
+                *self.duplicates.lock().expect("not poisoned") += 1;
             }
         }
 
@@ -657,7 +657,7 @@ mod needs_postgres {
         ) {
             let deadline = tokio::time::Instant::now() + ceiling;
             loop {
-                let n: i64 = sqlx::query_scalar(query).fetch_one(pool).await.unwrap();
+                let n: i64 = (sqlx::query_scalar(query).fetch_one(pool).await).expect("the count");
                 if n == want {
                     return;
                 }
