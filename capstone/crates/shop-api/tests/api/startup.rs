@@ -95,6 +95,41 @@ pub fn shop_api() -> std::process::Command {
     command
 }
 
+/// The `shop-notify` worker binary, with the same clean environment.
+fn shop_notify() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shop-notify"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SHOP_") {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+#[test]
+fn the_notification_worker_says_what_it_lacks_and_never_quotes_a_url() {
+    // No mail server configured: the default is the development outbox, which a worker
+    // cannot deliver to.
+    let output = shop_notify().output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("SHOP_MAIL__SMTP_SERVER"), "{stderr}");
+
+    let output = shop_notify()
+        .env("SHOP_MAIL__SMTP_SERVER", "127.0.0.1:1025")
+        .env("SHOP_EVENTS__AMQP_URL", "amqp//guest:hunter2@broker")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not an AMQP URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let output = shop_notify().arg("--smtp").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "a bad flag is clap's usage error");
+}
+
 #[test]
 fn a_malformed_config_file_stops_the_start_without_quoting_its_lines() {
     let path = std::env::temp_dir().join(format!("shop-{}.toml", uuid::Uuid::new_v4()));
