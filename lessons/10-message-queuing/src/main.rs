@@ -4,9 +4,11 @@
 //! beside RabbitMQ's delete-on-ack.
 //!
 //! `cargo run -p lesson-10` runs every step and finishes on its own in a few seconds. Steps
-//! 1 to 4 need RabbitMQ, step 6 RabbitMQ and Redis, step 5 nothing (`cargo xtask services
-//! up` starts them). Every queue and exchange is named `lesson10.<run>.*` and every Redis key
-//! `lesson10:<run>:*`, with `<run>` random, and all are deleted at the end, after Ctrl-C too.
+//! 1 to 4 need RabbitMQ, step 6 RabbitMQ and Redis, step 7 RabbitMQ and PostgreSQL, step 5
+//! nothing (`cargo xtask services up` starts them). Every queue and exchange is named
+//! `lesson10.<run>.*`, every Redis key `lesson10:<run>:*` and step 7's database
+//! `backend_rs_lesson10_<run>`, with `<run>` random, and all are deleted at the end, after
+//! Ctrl-C too.
 //! `-- --list` lists the steps, `-- --only retries` (or `--only 4`, `--only 1,schemas`) runs
 //! some; `-- --help` lists the options. The code it narrates lives in the library
 //! (`src/lib.rs`). Exit status: 0 when every step ran, 1 when a step failed or a service was
@@ -74,6 +76,7 @@ enum Step {
     Retries,
     Schemas,
     Log,
+    Outbox,
 }
 
 // ANCHOR: table_of_contents
@@ -87,6 +90,7 @@ impl Steps for Step {
         Entry::step(Step::Retries, "retries", "Dead-lettering, retries with a delay, idempotent consumers"),
         Entry::step(Step::Schemas, "schemas", "Schema evolution: versioned JSON and protobuf"),
         Entry::step(Step::Log, "log", "The log model: Redis Streams beside a RabbitMQ queue"),
+        Entry::step(Step::Outbox, "outbox", "The transactional outbox, relay and deduplicating consumer"),
     ]);
 }
 
@@ -99,6 +103,7 @@ async fn run_step(step: Step, demo: &Demo) -> Result<(), StepError> {
         Step::Retries => steps::retries(demo).await,
         Step::Schemas => steps::schemas(demo).await,
         Step::Log => steps::log_model(demo).await,
+        Step::Outbox => steps::outbox(demo).await,
     }
 }
 // ANCHOR_END: table_of_contents

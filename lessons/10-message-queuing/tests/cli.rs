@@ -1,6 +1,6 @@
 //! The demo binary from the outside: `--list` and `--only` pick steps, a bad flag or step fails
 //! clearly, a missing service is one sentence with the command that starts it and exit status
-//! 1, and the whole story runs with RabbitMQ and Redis.
+//! 1, and the whole story runs with RabbitMQ, Redis and PostgreSQL.
 //!
 //! `cargo test -p lesson-10 --test cli`
 
@@ -11,9 +11,13 @@ const DEMO: &str = env!("CARGO_BIN_EXE_lesson-10");
 /// URLs nothing answers on: port 1 refuses at once.
 const NO_RABBITMQ: (&str, &str) = ("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f");
 const NO_REDIS: (&str, &str) = ("REDIS_URL", "redis://127.0.0.1:1");
+const NO_POSTGRES: (&str, &str) = (
+    "DATABASE_URL",
+    "postgres://postgres:hunter2@127.0.0.1:1/postgres",
+);
 
 #[test]
-fn list_names_the_six_steps_in_order() {
+fn list_names_the_seven_steps_in_order() {
     let output = run(DEMO, &["--list"], &[]);
     assert_eq!(output.status.code(), Some(0));
     let stdout = text(&output.stdout);
@@ -24,6 +28,7 @@ fn list_names_the_six_steps_in_order() {
         (4, "retries"),
         (5, "schemas"),
         (6, "log"),
+        (7, "outbox"),
     ] {
         assert!(
             stdout
@@ -32,7 +37,7 @@ fn list_names_the_six_steps_in_order() {
             "{name} missing:\n{stdout}"
         );
     }
-    assert_eq!(listed_steps(DEMO).len(), 6, "{stdout}");
+    assert_eq!(listed_steps(DEMO).len(), 7, "{stdout}");
 }
 
 #[test]
@@ -62,7 +67,7 @@ fn the_schema_step_needs_no_service() {
 
 #[test]
 fn without_the_services_every_step_says_what_is_missing_and_the_run_exits_1() {
-    let output = run(DEMO, &[], &[NO_RABBITMQ, NO_REDIS]);
+    let output = run(DEMO, &[], &[NO_RABBITMQ, NO_REDIS, NO_POSTGRES]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
@@ -94,7 +99,23 @@ fn without_the_services_every_step_says_what_is_missing_and_the_run_exits_1() {
 mod needs_rabbitmq {
     use super::*;
 
-    mod needs_redis {
+    #[test]
+    fn the_outbox_step_says_when_postgresql_is_missing_without_its_password() {
+        let output = run(DEMO, &["--only", "outbox"], &[NO_POSTGRES]);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        assert!(
+            stdout.contains("PostgreSQL is not reachable at"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("cargo xtask services up"), "{stdout}");
+        assert!(
+            !stdout.contains("hunter2"),
+            "no password printed:\n{stdout}"
+        );
+    }
+
+    mod needs_redis_needs_postgres {
         use super::*;
 
         /// The first thing a learner runs: it must finish on its own and tell every step.
@@ -119,6 +140,10 @@ mod needs_rabbitmq {
                 "seen before, acked without sending",
                 "tags 3 and 4 skipped",
                 "Redis stream (XLEN)",
+                "20 orders committed, 20 events lost",
+                "20 events waiting, 3 attempts each",
+                "20 (20 distinct)",
+                "Dropped this run's database",
                 "Deleted this run's queues and exchanges",
                 "Done in",
             ] {

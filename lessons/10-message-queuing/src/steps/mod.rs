@@ -11,6 +11,7 @@ mod acks;
 mod confirms;
 mod exchanges;
 mod log_model;
+mod outbox;
 mod retries;
 mod schemas;
 
@@ -24,7 +25,9 @@ use narrate::{duration, say};
 use rand::RngExt;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
+use sqlx::PgPool;
 use testkit::Service;
+use testkit::demo_db::{DatabaseName, DemoDatabase, ServerUrl, SetupError};
 use thiserror::Error;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +36,7 @@ pub use acks::acks;
 pub use confirms::confirms;
 pub use exchanges::exchanges;
 pub use log_model::log_model;
+pub use outbox::outbox;
 pub use retries::retries;
 pub use schemas::schemas;
 
@@ -92,6 +96,8 @@ pub struct Demo {
     run: String,
     connection: OnceCell<Option<Connection>>,
     redis: OnceCell<Option<MultiplexedConnection>>,
+    /// Step 7's database (`backend_rs_lesson10_<run>`), created by its first use.
+    db: OnceCell<DemoDatabase>,
     // A std Mutex: held for a push, never across an `.await`.
     names: Mutex<Vec<String>>,
 }
@@ -105,6 +111,7 @@ impl Demo {
             run: format!("{:08x}", rand::rng().random::<u32>()),
             connection: OnceCell::new(),
             redis: OnceCell::new(),
+            db: OnceCell::new(),
             names: Mutex::new(Vec::new()),
         }
     }
@@ -180,9 +187,50 @@ impl Demo {
         }
     }
 
+    /// This run's own PostgreSQL database, with the outbox tables (shop-events' schema) and
+    /// a small `orders` table; without PostgreSQL the step says so in one sentence.
+    pub async fn pool(&self) -> Result<PgPool, StepError> {
+        let db = self
+            .db
+            .get_or_try_init(|| async {
+                let name = format!("backend_rs_lesson10_{}", self.run);
+                let name = DatabaseName::with_prefix("backend_rs_lesson10", &name)
+                    .map_err(|_| StepError::ServiceMissing("a valid database name"))?;
+                let db = DemoDatabase::create(&ServerUrl::from_env(), &name).await?;
+                Ok::<_, StepError>(db)
+            })
+            .await;
+        let db = match db {
+            Ok(db) => db,
+            Err(StepError::Setup(
+                error @ (SetupError::Unreachable { .. } | SetupError::Timeout { .. }),
+            )) => {
+                say(format_args!("{error}."));
+                return Err(StepError::ServiceMissing("PostgreSQL"));
+            }
+            Err(error) => return Err(error),
+        };
+        sqlx::raw_sql(shop_events::SCHEMA)
+            .execute(db.pool())
+            .await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS orders (id uuid PRIMARY KEY, total_minor bigint NOT NULL);
+             CREATE TABLE IF NOT EXISTS effects (event_id uuid NOT NULL, kind text NOT NULL)",
+        )
+        .execute(db.pool())
+        .await?;
+        Ok(db.pool().clone())
+    }
+
     /// The end of a run: deletes every queue and exchange it declared and every Redis key it
-    /// made. Runs after Ctrl-C too (see `main.rs`).
+    /// made, and drops its database. Runs after Ctrl-C too (see `main.rs`).
     pub async fn finish(self) {
+        if let Some(db) = self.db.into_inner() {
+            let name = db.name().to_string();
+            if db.drop_database().await.is_ok() {
+                say(format_args!("Dropped this run's database ({name})."));
+            }
+        }
         let names = std::mem::take(
             &mut *self
                 .names
@@ -253,6 +301,14 @@ pub enum StepError {
     Schema(#[from] crate::schema::SchemaError),
     #[error("a protobuf message did not decode")]
     Proto(#[from] prost::DecodeError),
+    #[error("the demo database could not be set up")]
+    Setup(#[from] SetupError),
+    #[error("a PostgreSQL statement failed")]
+    Database(#[from] sqlx::Error),
+    #[error("the outbox relay failed")]
+    Relay(#[from] shop_events::relay::RelayError),
+    #[error("the consumer failed")]
+    Consume(#[from] shop_events::consumer::ConsumeError),
     #[error("a demo task panicked")]
     Task(#[from] tokio::task::JoinError),
     /// The step said which service is missing, and how to start it, in one sentence.
