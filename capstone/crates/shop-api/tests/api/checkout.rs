@@ -613,6 +613,104 @@ mod needs_postgres {
             .unwrap();
     }
 
+    // ANCHOR: no_oversell
+    /// Chapter 11's capstone step: N customers check out the last k units at once. The
+    /// inventory's reservation is one conditional UPDATE (`... WHERE on_hand - reserved >=
+    /// $2`), so exactly k win, whatever the interleaving, and the stock ends at zero.
+    #[tokio::test]
+    async fn concurrent_checkouts_never_oversell() {
+        let shop = Shop::start().await;
+        let f = shop.app.fixtures();
+        let (_, admin) = shop.app.token_for(Role::Admin).await;
+        let mut sold = 0;
+        for (customers, stock) in [(10, 1), (12, 5), (16, 9)] {
+            let path = format!("/admin/products/{}/stock", f.hose);
+            let restock = shop.app.request(Method::POST, &path, Some(&admin));
+            let (status, _, level) =
+                parts(shop.app.send(restock.json(&json!({ "add": stock }))).await).await;
+            assert_eq!(status, StatusCode::OK, "{level}");
+            assert_eq!(level["available"], stock, "{level}");
+
+            // Each customer has one garden hose (24.50) in the cart.
+            let mut buyers = Vec::new();
+            for _ in 0..customers {
+                let (_, token) = shop.app.token_for(Role::Customer).await;
+                let put = shop
+                    .app
+                    .request(
+                        Method::PUT,
+                        &format!("/cart/items/{}", f.hose),
+                        Some(&token),
+                    )
+                    .json(&json!({ "quantity": 1 }));
+                assert_eq!(shop.app.send(put).await.status(), StatusCode::OK);
+                buyers.push(token);
+            }
+            // All at once. A 503 (a bulkhead full, say) is retried with the same key, as a
+            // client would: only 201 and 409 are answers.
+            let checkouts = buyers.iter().enumerate().map(|(n, token)| {
+                let app = &shop.app;
+                async move {
+                    let key = format!("oversell-{stock}-{n}");
+                    for _ in 0..50 {
+                        let request = app
+                            .request(Method::POST, "/checkout", Some(token))
+                            .header(IDEMPOTENCY_KEY.as_str(), key.as_str())
+                            .json(
+                                &json!({ "card_number": ACCEPTED, "expected_total": total(2_450) }),
+                            );
+                        let status = app.send(request).await.status();
+                        if status != StatusCode::SERVICE_UNAVAILABLE {
+                            return status;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            });
+            let statuses = futures::future::join_all(checkouts).await;
+            let won = statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CREATED)
+                .count();
+            let lost = statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CONFLICT)
+                .count();
+            assert_eq!(
+                (won, lost),
+                (stock, customers - stock),
+                "{customers} customers for {stock} units: {statuses:?}"
+            );
+            sold += stock;
+            // Every winner's payment arrives; the reservations are committed.
+            let deliveries = shop.sandbox.wait_for_deliveries(sold);
+            let deliveries = tokio::time::timeout(Duration::from_secs(30), deliveries).await;
+            assert!(
+                deliveries.is_ok_and(|d| d.len() >= sold),
+                "{sold} webhooks delivered"
+            );
+            for _ in 0..100 {
+                let hose = shop.stock("HOSE-25").await;
+                if hose.reserved == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let hose = shop.stock("HOSE-25").await;
+            assert_eq!((hose.on_hand, hose.reserved), (0, 0), "{customers}/{stock}");
+        }
+        // A losing checkout placed its order and then called it off: paid are the winners only.
+        let kept: Vec<String> =
+            sqlx::query_scalar("SELECT status FROM orders WHERE status <> 'cancelled'")
+                .fetch_all(shop.app.pool())
+                .await
+                .unwrap();
+        assert_eq!(kept.len(), sold, "{kept:?}");
+        assert!(kept.iter().all(|status| status == "paid"), "{kept:?}");
+    }
+    // ANCHOR_END: no_oversell
+
     /// The transactional outbox's fault drill over HTTP (chapter 10): the broker goes away
     /// while customers check out and pay, and comes back. Nothing is lost, nothing is
     /// handled twice.

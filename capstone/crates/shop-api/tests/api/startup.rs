@@ -127,7 +127,11 @@ fn the_notification_worker_says_what_it_lacks_and_never_quotes_a_url() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
 
     let output = shop_notify().arg("--smtp").output().unwrap();
-    assert_eq!(output.status.code(), Some(2), "a bad flag is clap's usage error");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a bad flag is clap's usage error"
+    );
 }
 
 #[test]
