@@ -28,7 +28,7 @@ pub async fn start(service: Service) -> Option<Endpoint> {
         Service::Redis => &REDIS,
         Service::RabbitMq => &RABBITMQ,
         Service::MongoDb => &MONGODB,
-        Service::Prometheus => return None,
+        Service::Prometheus | Service::PgReplica => return None,
     };
     let started = cell.get_or_init(|| launch(service)).await;
     started.as_ref().map(|(_, url)| Endpoint {
@@ -52,7 +52,7 @@ async fn launch(service: Service) -> Option<(ContainerAsync<GenericImage>, Strin
         Service::Redis => ("redis", "8-alpine", "Ready to accept connections"),
         Service::RabbitMq => ("rabbitmq", "4-management-alpine", "Server startup complete"),
         Service::MongoDb => ("mongo", "8", "Waiting for connections"),
-        Service::Prometheus => return None,
+        Service::Prometheus | Service::PgReplica => return None,
     };
     let port = service.default_port();
     let mut request = GenericImage::new(image, tag)

@@ -1,6 +1,7 @@
 //! Where is the service? The first two steps of discovery, using nothing but `std`.
 //!
-//! 1. The service's URL variable (`DATABASE_URL`, `REDIS_URL`, `AMQP_URL`, `MONGODB_URL`). When
+//! 1. The service's URL variable (`DATABASE_URL`, `DATABASE_REPLICA_URL`, `REDIS_URL`,
+//!    `AMQP_URL`, `MONGODB_URL`). When
 //!    it is set we use it or nothing: silently falling back to another server would run a
 //!    learner's tests against a database they did not name.
 //! 2. The default local port (what `docker compose up -d` and a local package install give).
@@ -32,15 +33,20 @@ pub enum Service {
     MongoDb,
     /// The `prometheus` program, from which each test starts a private server.
     Prometheus,
+    /// A streaming standby of the local PostgreSQL on 127.0.0.1:5433, which `cargo xtask
+    /// services up` creates (with `pg_basebackup`) and starts. Its tests are marked
+    /// `needs_pg_replica`, a word that contains no other marker and that no other contains.
+    PgReplica,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Postgres,
         Service::Redis,
         Service::RabbitMq,
         Service::MongoDb,
         Service::Prometheus,
+        Service::PgReplica,
     ];
 
     /// The short name used on the command line (`--require postgres,redis`) and in
@@ -52,6 +58,7 @@ impl Service {
             Service::RabbitMq => "rabbitmq",
             Service::MongoDb => "mongodb",
             Service::Prometheus => "prometheus",
+            Service::PgReplica => "pg_replica",
         }
     }
 
@@ -62,6 +69,7 @@ impl Service {
             Service::RabbitMq => "RabbitMQ",
             Service::MongoDb => "MongoDB",
             Service::Prometheus => "Prometheus",
+            Service::PgReplica => "PostgreSQL replica",
         }
     }
 
@@ -73,6 +81,7 @@ impl Service {
             Service::RabbitMq => "AMQP_URL",
             Service::MongoDb => "MONGODB_URL",
             Service::Prometheus => "PROMETHEUS_BIN",
+            Service::PgReplica => "DATABASE_REPLICA_URL",
         }
     }
 
@@ -87,6 +96,8 @@ impl Service {
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::MongoDb => "mongodb://127.0.0.1:27017",
             Service::Prometheus => "http://127.0.0.1:9090",
+            // The standby's own pg_hba.conf trusts 127.0.0.1, so no password is needed.
+            Service::PgReplica => "postgres://postgres@127.0.0.1:5433/postgres",
         }
     }
 
@@ -97,6 +108,7 @@ impl Service {
             Service::RabbitMq => 5672,
             Service::MongoDb => 27017,
             Service::Prometheus => 9090,
+            Service::PgReplica => 5433,
         }
     }
 
@@ -109,6 +121,7 @@ impl Service {
             Service::RabbitMq => "needs_rabbitmq",
             Service::MongoDb => "needs_mongodb",
             Service::Prometheus => "needs_prometheus",
+            Service::PgReplica => "needs_pg_replica",
         }
     }
 
@@ -119,9 +132,11 @@ impl Service {
         matches!(self, Service::Prometheus)
     }
 
-    /// Can testkit's `containers` feature start a throwaway container for it?
+    /// Can testkit's `containers` feature start a throwaway container for it? Not for a
+    /// program, nor for the replica: a standby needs its primary, which a throwaway container
+    /// is not.
     pub fn has_test_container(self) -> bool {
-        !self.is_program()
+        !self.is_program() && self != Service::PgReplica
     }
 }
 
@@ -475,6 +490,18 @@ pub fn how_to_start(service: Service) -> Vec<String> {
     if service == Service::Prometheus {
         return how_to_install_prometheus();
     }
+    // Not in docker-compose.yml: the standby is made from the local PostgreSQL.
+    if service == Service::PgReplica {
+        return vec![
+            "cargo xtask services up   # creates (once, with pg_basebackup) and starts a \
+             streaming standby of the local PostgreSQL on 127.0.0.1:5433"
+                .to_owned(),
+            format!(
+                "or name a standby of your own in {}",
+                Service::PgReplica.env_var()
+            ),
+        ];
+    }
     if docker_engine_answers() {
         return vec![format!("docker compose up -d --wait {}", service.name())];
     }
@@ -668,8 +695,30 @@ mod tests {
         let err = "postgress".parse::<Service>().unwrap_err();
         assert!(
             err.to_string()
-                .contains("known: postgres, redis, rabbitmq, mongodb, prometheus")
+                .contains("known: postgres, redis, rabbitmq, mongodb, prometheus, pg_replica")
         );
+    }
+
+    #[test]
+    fn the_replica_marker_and_the_postgres_marker_never_match_each_other() {
+        let replica = Service::PgReplica.test_marker();
+        for service in Service::ALL {
+            let other = service.test_marker();
+            if service != Service::PgReplica {
+                assert!(!replica.contains(other), "{replica} contains {other}");
+                assert!(!other.contains(replica), "{other} contains {replica}");
+            }
+        }
+        assert_eq!(Service::PgReplica.env_var(), "DATABASE_REPLICA_URL");
+        assert_eq!(
+            host_port(Service::PgReplica.default_url(), 5432),
+            Some(("127.0.0.1".to_owned(), 5433))
+        );
+        // No container can be a standby of the local primary; the remedy is `services up`.
+        assert!(!Service::PgReplica.has_test_container());
+        let remedy = how_to_start(Service::PgReplica).join("\n");
+        assert!(remedy.contains("cargo xtask services up"), "{remedy}");
+        assert!(remedy.contains("DATABASE_REPLICA_URL"), "{remedy}");
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!    then its default local port, then (feature `containers`) a throwaway container when a
 //!    Docker engine answers.
 //! 2. **Naming**: a live test's name contains `needs_<service>` (`needs_postgres`, `needs_redis`,
-//!    `needs_rabbitmq`, `needs_mongodb`, `needs_prometheus`), as a module or in the function name. That is how
+//!    `needs_rabbitmq`, `needs_mongodb`, `needs_prometheus`, `needs_pg_replica` for the streaming
+//!    standby on 127.0.0.1:5433 in `DATABASE_REPLICA_URL`), as a module or in the function name. That is how
 //!    `cargo xtask test` skips, lists and counts the tests whose service is down, without
 //!    compiling anything differently. testkit checks the rule at run time, so it cannot drift.
 //!    A test that needs what only a real MongoDB server does (transactions, query plans) says

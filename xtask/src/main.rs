@@ -16,6 +16,7 @@ mod learner;
 mod mutation_record;
 mod plan;
 mod prometheus;
+mod replica;
 mod services;
 mod sqlx_data;
 mod standin;
@@ -101,7 +102,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Start, stop or inspect PostgreSQL, Redis, RabbitMQ, MongoDB and Prometheus
+    /// Start, stop or inspect PostgreSQL (and its replica on port 5433), Redis, RabbitMQ,
+    /// MongoDB and Prometheus
     Services {
         #[command(subcommand)]
         action: ServicesAction,

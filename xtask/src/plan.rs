@@ -239,6 +239,48 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_replica_skips_only_its_own_tests_even_with_docker() {
+        // No container can be a standby of the local primary: skipped, not containerised.
+        let plan = Plan::decide(&[Service::PgReplica], None, true);
+        assert!(!plan.containers);
+        assert!(plan.is_down(Service::PgReplica));
+        assert!(!plan.is_down(Service::Postgres));
+        assert_eq!(
+            plan.test_args(true).libtest,
+            vec!["--skip", "needs_pg_replica"]
+        );
+        assert!(plan.skip_for("steps::needs_postgres::reads").is_none());
+        assert!(
+            plan.skip_for("live::needs_postgres::needs_pg_replica::lag")
+                .is_some()
+        );
+        assert!(
+            plan.skips[0]
+                .remedy
+                .join(" ")
+                .contains("cargo xtask services up"),
+            "{:?}",
+            plan.skips[0].remedy
+        );
+        assert!(
+            plan.describe().contains("PostgreSQL replica"),
+            "{}",
+            plan.describe()
+        );
+    }
+
+    #[test]
+    fn a_missing_primary_does_not_skip_by_the_replica_marker_alone() {
+        let plan = Plan::decide(&[Service::Postgres], None, false);
+        assert!(plan.skip_for("lag::needs_pg_replica::only").is_none());
+        // A replica test also needs the primary, so it carries both markers.
+        assert!(
+            plan.skip_for("live::needs_postgres::needs_pg_replica::lag")
+                .is_some()
+        );
+    }
+
+    #[test]
     fn a_down_service_and_the_stand_in_are_both_listed() {
         let plan = Plan::decide(&[Service::RabbitMq], Some("x"), false);
         assert_eq!(plan.skips.len(), 2);

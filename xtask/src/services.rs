@@ -10,13 +10,16 @@
 //! process under `target/`, and every report names it as the stand-in it is. Prometheus: what
 //! the tests need is the program, which `up` installs with apt-get where it may (root, or a
 //! sudo without password), and without Docker `up` also starts a long-running Prometheus on
-//! 127.0.0.1:9090 for the learner (see [`crate::prometheus`]).
+//! 127.0.0.1:9090 for the learner (see [`crate::prometheus`]). And the PostgreSQL replica:
+//! without Docker, `up` makes (once, with `pg_basebackup`) and starts a streaming standby of
+//! the local PostgreSQL on 127.0.0.1:5433 (see [`crate::replica`]). It is optional: `up`
+//! succeeds without it, and the tests marked `needs_pg_replica` are skipped.
 
 use anyhow::{Result, bail};
 use testkit::discover::{self, Service};
 use testkit::standin::{MongoFlavor, mongodb_flavor_at};
 
-use crate::{cargo, prometheus, standin, ui};
+use crate::{cargo, prometheus, replica, standin, ui};
 
 /// What [`report`] found.
 pub struct Report {
@@ -70,6 +73,14 @@ pub fn report() -> Report {
                 service.display_name().to_owned(),
                 format!("{endpoint}; {}", prometheus::server_state()),
             ]),
+            None if service == Service::PgReplica => rows.push(vec![
+                ui::green("✔"),
+                service.display_name().to_owned(),
+                format!(
+                    "{endpoint}; {}",
+                    replica::replica_state(&replica::bin_for_psql())
+                ),
+            ]),
             None => rows.push(vec![
                 ui::green("✔"),
                 service.display_name().to_owned(),
@@ -119,6 +130,11 @@ pub fn up() -> Result<()> {
         docker_compose(&["up", "-d", "--wait"])?;
         // Compose runs the learner's Prometheus; the tests still need the program.
         prometheus::ensure_installed();
+        println!(
+            "  The PostgreSQL replica is made only from a local (non-Docker) PostgreSQL; with \
+             Docker, name a standby of yours in {}.",
+            Service::PgReplica.env_var()
+        );
     } else {
         println!(
             "No Docker engine answers, so nothing is started for you but the MongoDB stand-in\n\
@@ -143,9 +159,18 @@ pub fn up() -> Result<()> {
         }
         prometheus::ensure_installed();
         prometheus::start()?;
+        replica::ensure();
         println!();
     }
-    let missing = report().missing;
+    let mut missing = report().missing;
+    // Optional: a streaming standby is an extra of a local PostgreSQL.
+    if missing.contains(&Service::PgReplica) {
+        println!(
+            "\nWithout the PostgreSQL replica, the tests marked `needs_pg_replica` are skipped \
+             and lesson 11's `replica` step says it is missing."
+        );
+        missing.retain(|s| *s != Service::PgReplica);
+    }
     if missing.is_empty() {
         println!("\nAll services answer.");
         Ok(())
@@ -165,6 +190,9 @@ pub fn down() -> Result<()> {
     }
     if prometheus::stop()? {
         println!("Stopped Prometheus (127.0.0.1:9090).");
+    }
+    if replica::stop() {
+        println!("Stopped the PostgreSQL replica (127.0.0.1:5433).");
     }
     if discover::docker_engine_answers() {
         // Named volumes survive `down`: the data is there again after the next `up`.

@@ -16,6 +16,7 @@
 //! | [`jobs`] | a job queue on `FOR UPDATE SKIP LOCKED` |
 //! | [`ring`] | consistent hashing with virtual nodes |
 //! | [`rename`] | a column renamed by expand and contract, under two versions of an app |
+//! | [`replica`] | read/write splitting on a streaming replica: LSNs, a router, read-your-writes |
 //!
 //! [`steps`] holds the narration that `main.rs` runs, one function per step.
 
@@ -25,6 +26,7 @@ pub mod jobs;
 pub mod loaders;
 pub mod plan;
 pub mod rename;
+pub mod replica;
 pub mod retry;
 pub mod ring;
 pub mod steps;

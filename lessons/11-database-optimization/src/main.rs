@@ -1,11 +1,12 @@
 //! The narrated demo of lesson 11: reading plans and the indexes that change them; the N+1
 //! problem counted and fixed; lost updates and write skew shown live, with their fixes; a
 //! job queue on SKIP LOCKED; connection-pool sizes measured; consistent hashing; a column
-//! renamed with zero downtime.
+//! renamed with zero downtime; reads split between the primary and a streaming replica.
 //!
 //! `cargo run -p lesson-11` runs every step and finishes on its own in under ten seconds.
 //! Every step but the hash ring needs PostgreSQL (`cargo xtask services up`, or
-//! `DATABASE_URL`). Every table lives in a schema of the run's own, `lesson11_<run>` with
+//! `DATABASE_URL`); the replica step also needs its streaming standby on 127.0.0.1:5433
+//! (`cargo xtask services up` makes one, or `DATABASE_REPLICA_URL`). Every table lives in a schema of the run's own, `lesson11_<run>` with
 //! `<run>` random, dropped at the end, after Ctrl-C too. `-- --list` lists the steps, `--
 //! --only anomalies` (or `--only 3`, `--only 1,pool-size`) runs some; `-- --help` lists the
 //! options. The code it narrates lives in the library (`src/lib.rs`). Exit status: 0 when
@@ -75,6 +76,7 @@ enum Step {
     PoolSize,
     ConsistentHashing,
     ExpandContract,
+    Replica,
 }
 
 // ANCHOR: table_of_contents
@@ -89,6 +91,7 @@ impl Steps for Step {
         Entry::step(Step::PoolSize, "pool-size", "Connection-pool size against throughput and p99"),
         Entry::step(Step::ConsistentHashing, "consistent-hashing", "Sharding with a hash ring: what moves when a shard is added"),
         Entry::step(Step::ExpandContract, "expand-contract", "A zero-downtime column rename: expand, backfill, switch, contract"),
+        Entry::step(Step::Replica, "replica", "Read/write splitting on a streaming replica: lag and read-your-writes"),
     ]);
 }
 
@@ -102,6 +105,7 @@ async fn run_step(step: Step, demo: &Demo) -> Result<(), StepError> {
         Step::PoolSize => steps::pool_size(demo).await,
         Step::ConsistentHashing => steps::consistent_hashing(demo).await,
         Step::ExpandContract => steps::expand_contract(demo).await,
+        Step::Replica => steps::replica(demo).await,
     }
 }
 // ANCHOR_END: table_of_contents

@@ -13,6 +13,7 @@ mod expand_contract;
 mod n_plus_one;
 mod plans;
 mod pool_size;
+mod replica;
 mod skip_locked;
 
 use std::str::FromStr;
@@ -38,10 +39,11 @@ pub use expand_contract::expand_contract;
 pub use n_plus_one::n_plus_one;
 pub use plans::plans;
 pub use pool_size::pool_size;
+pub use replica::replica;
 pub use skip_locked::skip_locked;
 
 /// How long the demo waits for PostgreSQL's first answer before it says it is not there.
-const PATIENCE: Duration = Duration::from_secs(5);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(5);
 
 /// What every step needs.
 #[derive(Debug)]
@@ -252,7 +254,8 @@ pub fn intro() {
     println!();
     say("Plans and the indexes that change them; N+1 queries counted and fixed; lost updates");
     say("and write skew made to happen, then prevented; a job queue; pool sizes; a hash ring;");
-    say("a column renamed under live traffic. Every number below is measured in this run.");
+    say("a column renamed under live traffic; reads split to a streaming replica. Every number");
+    say("below is measured in this run.");
 }
 
 pub fn outro(elapsed: Duration) {
