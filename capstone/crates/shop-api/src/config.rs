@@ -56,6 +56,10 @@ pub struct Config {
     /// The PostgreSQL database.
     #[serde(deserialize_with = "postgres_url")]
     pub database_url: SecretString,
+    /// A streaming replica of that database (chapter 11): the catalog's lists, search and
+    /// categories are read there. Unset or empty: everything reads the primary.
+    #[serde(deserialize_with = "replica_url")]
+    pub database_replica_url: Option<SecretString>,
     /// The MongoDB deployment that holds reviews. Options in the URL win, e.g.
     /// `?serverSelectionTimeoutMS=500`.
     #[serde(deserialize_with = "mongodb_url")]
@@ -116,6 +120,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             database_url: SecretString::from("postgres://postgres:postgres@127.0.0.1:5432/shop"),
+            database_replica_url: None,
             mongodb_url: SecretString::from("mongodb://127.0.0.1:27017"),
             mongodb_database: "shop".to_owned(),
             request_timeout: Duration::from_secs(10),
@@ -864,6 +869,23 @@ fn postgres_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretStri
     Ok(SecretString::from(url))
 }
 
+fn replica_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let url = secret_text(deserializer, "a PostgreSQL URL")?;
+    if url.trim().is_empty() {
+        return Ok(None);
+    }
+    let scheme = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !scheme || PgConnectOptions::from_str(&url).is_err() {
+        return Err(de::Error::custom(
+            "not a PostgreSQL URL (expected postgres://user:password@host:port/database, or \
+             an empty string to read the primary only)",
+        ));
+    }
+    Ok(Some(SecretString::from(url)))
+}
+
 fn mongodb_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
     let url = secret_text(deserializer, "a MongoDB connection string")?;
     ConnectionString::parse(&url).map_err(|_| {
@@ -1316,6 +1338,7 @@ mod tests {
             ("SHOP_MAIL__SMTP_SERVER", "a b:25", "host:port"),
             ("SHOP_MAIL__FROM", "nobody", "not an email address"),
             ("SHOP_NOTIFICATIONS__MAX_ATTEMPTS", "0", "out of range"),
+            ("SHOP_DATABASE_REPLICA_URL", "mysql://a:s3cret@b/c", "not a PostgreSQL URL"),
         ] {
             let message = error_of(None, &[(key, value)]);
             assert!(message.contains(says), "{key}={value}: {message}");

@@ -112,6 +112,31 @@ pub async fn connect(config: &Config, create_missing: bool) -> Result<PgPool, Db
     Ok(pool)
 }
 
+// ANCHOR: replica_pool
+/// The replica's pool, when `database_replica_url` is set. It connects lazily: the service
+/// starts while the replica is down, and a read that cannot get a connection within a second
+/// goes to the primary instead (see `AppState::catalog_read`). Every connection names itself
+/// `shop-api (replica reads)`, which `pg_stat_activity` on the replica shows.
+pub fn replica_pool(config: &Config) -> Result<Option<PgPool>, DbStartupError> {
+    let Some(url) = &config.database_replica_url else {
+        return Ok(None);
+    };
+    let options =
+        PgConnectOptions::from_str(url.expose_secret())?.application_name(REPLICA_APPLICATION);
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(REPLICA_ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options);
+    Ok(Some(pool))
+}
+// ANCHOR_END: replica_pool
+
+/// How the replica's connections name themselves to the server.
+pub const REPLICA_APPLICATION: &str = "shop-api (replica reads)";
+
+/// How long a catalog read waits for a replica connection before it reads the primary.
+const REPLICA_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn classify(options: &PgConnectOptions, error: sqlx::Error) -> DbStartupError {
     let target = format!("{}/{}", server(options), database(options));
     match error {

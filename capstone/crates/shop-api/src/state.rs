@@ -6,12 +6,14 @@
 //! the others.
 
 use std::num::NonZeroUsize;
+
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use mongodb::options::ClientOptions;
 use secrecy::ExposeSecret;
 use shop_db::reviews::{ReviewStore, SERVER_SELECTION_TIMEOUT};
-use shop_db::{CartRepo, CheckoutRepo, OrderRepo, ProductRepo};
+use shop_db::{CartRepo, CheckoutRepo, DbError, OrderRepo, ProductRepo};
 use shop_inventory::{ClientError, InventoryClient, default_dependency_config};
 use shop_payments::{
     HttpProvider, HttpProviderConfig, InvalidBaseUrl, PaymentProvider, ReplayGuard, Verifier,
@@ -35,6 +37,9 @@ pub struct AppState {
     /// PostgreSQL, for the readiness check; queries go through the repositories.
     pub pool: PgPool,
     pub products: ProductRepo,
+    /// The catalog over the streaming replica, when one is configured (chapter 11): see
+    /// [`AppState::catalog_read`].
+    pub replica_products: Option<ProductRepo>,
     /// Signed-in customers' carts (chapter 08).
     pub carts: CartRepo,
     /// Orders and their state machine (chapter 08).
@@ -82,6 +87,8 @@ pub enum StateError {
     PaymentsClient(#[source] reqwest::Error),
     #[error("invalid [cache] redis_url")]
     Redis(#[source] shop_cache::RedisUrlError),
+    #[error("invalid database_replica_url")]
+    Replica(#[source] crate::db::DbStartupError),
 }
 
 /// How many webhook signatures the replay guard remembers within the tolerance window: far
@@ -166,7 +173,11 @@ impl AppState {
             config.payments.webhook_tolerance,
             ReplayGuard::new(REMEMBERED_WEBHOOKS),
         );
+        let replica_products = (crate::db::replica_pool(&config))
+            .map_err(StateError::Replica)?
+            .map(ProductRepo::new);
         Ok(AppState {
+            replica_products,
             checkout: CheckoutRepo::new(pool.clone()),
             inventory,
             payments,
@@ -183,5 +194,48 @@ impl AppState {
             observability,
             caches,
         })
+    }
+}
+
+// ANCHOR: catalog_read
+impl AppState {
+    /// Runs a catalog read on the replica when there is one, and on the primary when there is
+    /// none or the replica cannot be reached (logged). Only reads whose answer may be as old as
+    /// the replica's lag come here: lists, search, categories. A product's own page does not,
+    /// because its body is cached (chapter 09): loaded from a replica that has not replayed an
+    /// admin's write yet, the stale copy would be cached again right after the invalidation and
+    /// kept for the whole TTL.
+    pub async fn catalog_read<'r, T>(
+        &'r self,
+        read: impl Fn(&'r ProductRepo) -> BoxFuture<'r, Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        if let Some(replica) = &self.replica_products {
+            match read(replica).await {
+                Err(DbError::Sqlx(error)) if unreachable(&error) => {
+                    tracing::warn!(error = %error, "the replica cannot serve: reading the primary");
+                }
+                answered => return answered,
+            }
+        }
+        read(&self.products).await
+    }
+}
+// ANCHOR_END: catalog_read
+
+/// The replica cannot serve reads at all, as opposed to refusing this one: it cannot be reached,
+/// is still starting (57P03), or does not have the database yet (3D000, a replica created
+/// after it). Anything else is an answer, passed on as the primary's would be.
+fn unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            matches!(code.as_deref(), Some("57P03" | "3D000"))
+                || code.is_some_and(|c| c.starts_with("08"))
+        }
+        _ => false,
     }
 }

@@ -113,7 +113,9 @@ pub struct CategoriesBody {
 
 /// `GET /categories`
 pub async fn categories(State(state): State<AppState>) -> Result<Json<CategoriesBody>, ApiError> {
-    let categories = state.products.categories().await?;
+    let categories = state
+        .catalog_read(|repo| Box::pin(repo.categories()))
+        .await?;
     Ok(Json(CategoriesBody {
         categories: categories.into_iter().map(CategoryBody::from).collect(),
     }))
@@ -124,7 +126,8 @@ pub async fn products(
     State(state): State<AppState>,
     Query(params): Query<PageParams>,
 ) -> Result<Json<ProductPageBody>, ApiError> {
-    let page = state.products.list(params.after, params.limit).await?;
+    let (after, limit) = (params.after, params.limit);
+    let page = (state.catalog_read(|repo| Box::pin(repo.list(after, limit)))).await?;
     Ok(Json(page.into()))
 }
 
@@ -252,14 +255,12 @@ pub async fn category_products(
     Path(slug): Path<String>,
     Query(params): Query<PageParams>,
 ) -> Result<Json<CategoryProductsBody>, ApiError> {
-    let category = state
-        .products
-        .category_by_slug(&slug)
+    let category = (state.catalog_read(|repo| Box::pin(repo.category_by_slug(&slug))))
         .await?
         .ok_or_else(|| ApiError::not_found("category", &slug))?;
+    let (after, limit) = (params.after, params.limit);
     let page = state
-        .products
-        .list_in_category(category.id, params.after, params.limit)
+        .catalog_read(|repo| Box::pin(repo.list_in_category(category.id, after, limit)))
         .await?;
     Ok(Json(CategoryProductsBody {
         category: category.into(),
@@ -498,7 +499,7 @@ pub async fn search(
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchBody>, ApiError> {
     let search = ProductSearch::try_from(params)?;
-    let page = state.products.search(&search).await?;
+    let page = (state.catalog_read(|repo| Box::pin(repo.search(&search)))).await?;
     Ok(Json(SearchBody::new(search.sort(), page)))
 }
 // ANCHOR_END: search_handler

@@ -17,6 +17,7 @@ mod helpers;
 mod orders;
 mod permissions;
 mod products;
+mod replica;
 mod reviews;
 mod security;
 mod startup;
