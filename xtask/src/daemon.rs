@@ -105,7 +105,7 @@ fn has_word(args: &str, word: &str) -> bool {
 
 /// Puts the child in a process group of its own: it outlives this command and ignores the
 /// Ctrl-C meant for the terminal's foreground job.
-fn detach(command: &mut Command) {
+pub fn detach(command: &mut Command) {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -356,7 +356,8 @@ fn start(layout: &Layout, bin: &Path) -> Result<(), String> {
             "60",
             "start",
         ]);
-    detach(&mut pg_ctl);
+    // pg_ctl's server in a process group of its own, out of reach of the terminal's Ctrl-C.
+    crate::daemon::detach(&mut pg_ctl);
     let started = run_captured(&mut pg_ctl).is_ok_and(|(ok, _, _)| ok);
     if !started {
         return Err(format!(
@@ -481,17 +482,6 @@ fn log_tail(path: &Path, lines: usize) -> String {
     let log = fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = log.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// pg_ctl's server in a process group of its own, out of reach of the terminal's Ctrl-C.
-fn detach(command: &mut Command) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-    }
-    #[cfg(not(unix))]
-    let _ = command;
 }
 
 #[cfg(test)]

@@ -85,19 +85,17 @@ mod needs_postgres {
 
 /// The `shop-api` binary with no `SHOP_*` variable from the environment the tests run in.
 pub fn shop_api() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shop-api"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SHOP_") {
-            command.env_remove(name);
-        }
-    }
-    command.stdin(std::process::Stdio::null());
-    command
+    clean(env!("CARGO_BIN_EXE_shop-api"))
 }
 
 /// The `shop-notify` worker binary, with the same clean environment.
 fn shop_notify() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shop-notify"));
+    clean(env!("CARGO_BIN_EXE_shop-notify"))
+}
+
+/// `binary` without the `SHOP_*` variables of the environment the tests run in.
+fn clean(binary: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("SHOP_") {
             command.env_remove(name);
