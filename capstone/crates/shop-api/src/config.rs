@@ -1338,7 +1338,11 @@ mod tests {
             ("SHOP_MAIL__SMTP_SERVER", "a b:25", "host:port"),
             ("SHOP_MAIL__FROM", "nobody", "not an email address"),
             ("SHOP_NOTIFICATIONS__MAX_ATTEMPTS", "0", "out of range"),
-            ("SHOP_DATABASE_REPLICA_URL", "mysql://a:s3cret@b/c", "not a PostgreSQL URL"),
+            (
+                "SHOP_DATABASE_REPLICA_URL",
+                "mysql://a:s3cret@b/c",
+                "not a PostgreSQL URL",
+            ),
         ] {
             let message = error_of(None, &[(key, value)]);
             assert!(message.contains(says), "{key}={value}: {message}");
