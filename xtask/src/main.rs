@@ -7,6 +7,7 @@
 //! Project commands: `test` (the one command README and CI run), `verify`, `services`, `sqlx-prepare`,
 //! `doctor`, `book`, `bench`. Run `cargo xtask --help` for the list, `cargo xtask <command> --help` for details.
 
+mod bench_capstone;
 mod book;
 mod cargo;
 mod daemon;
@@ -117,10 +118,28 @@ enum Command {
         #[arg(long, conflicts_with = "open")]
         serve: bool,
     },
-    /// Run the criterion benchmarks (arguments after `--` go to `cargo bench`)
+    /// Run the criterion benchmarks (arguments after `--` go to `cargo bench`); `bench
+    /// capstone` measures the capstone's product page against pgbench and /healthz
     Bench {
+        #[command(subcommand)]
+        what: Option<BenchWhat>,
         #[arg(last = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum BenchWhat {
+    /// The release build of the capstone under wrk (GET /products/{id} uncached and cached,
+    /// /healthz) beside pgbench running the same query, at the same concurrency (needs wrk,
+    /// pgbench, psql, PostgreSQL and Redis)
+    Capstone {
+        /// Connections of every load generator
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        connections: u32,
+        /// Seconds each measurement lasts
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+        seconds: u32,
     },
 }
 
@@ -184,7 +203,18 @@ fn main() -> ExitCode {
         }),
         Command::Doctor => doctor::run(),
         Command::Book { open, serve } => book::run(book::Mode::from_flags(open, serve)),
-        Command::Bench { args } => cargo::bench(&args),
+        Command::Bench {
+            what:
+                Some(BenchWhat::Capstone {
+                    connections,
+                    seconds,
+                }),
+            ..
+        } => bench_capstone::run(bench_capstone::Options {
+            connections,
+            seconds,
+        }),
+        Command::Bench { what: None, args } => cargo::bench(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
