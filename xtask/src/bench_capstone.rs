@@ -267,7 +267,6 @@ impl Server {
                 );
             }
             if Instant::now() > deadline {
-                server.stop();
                 bail!("shop-api ({name}) did not answer /healthz within 120 s");
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -275,7 +274,14 @@ impl Server {
         Ok(server)
     }
 
-    fn stop(mut self) {
+    fn stop(self) {
+        drop(self);
+    }
+}
+
+/// A server is stopped however the run ends: `?` on a failed step drops it too.
+impl Drop for Server {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
