@@ -9,7 +9,8 @@
 //!    binary (`--migrate --seed`);
 //! 3. `pgbench -M prepared` running the product query of `ProductRepo::get` on random ids;
 //! 4. the service twice, each from a configuration file written for it: uncached (no Redis,
-//!    a one-entry memory tier, so a random id misses) and cached (Redis and memory warm);
+//!    a one-entry memory tier, so a random id misses; once more with the default INFO line per
+//!    request, to show what logging costs) and cached (Redis and memory warm);
 //!    `wrk` drives `GET /products/{id}` on random ids, then `/healthz`, the framework's ceiling;
 //! 5. a table of requests per second and latency, and the ratios the issue sets goals for
 //!    (uncached ≥ 0.5 × pgbench, cached > pgbench).
@@ -33,6 +34,8 @@ use crate::ui;
 const DATABASE: &str = "backend_rs_bench";
 /// How many product ids the load picks from.
 const IDS: usize = 1_000;
+/// shop-api's default `[telemetry] log_filter`: an INFO line per request.
+const DEFAULT_LOGS: &str = "shop_api=info,shop_db=info,shop_telemetry=info,tower_http=info,warn";
 
 /// Settings of one run, from the command line.
 #[derive(Debug, Clone, Copy)]
@@ -114,18 +117,28 @@ pub fn run(options: Options) -> Result<()> {
     println!("  {:.0} transactions/s", pgbench.per_second);
 
     let mut rows = Vec::new();
-    for (name, cache) in [
+    let uncached = "[cache]\nredis_url = \"\"\nproduct_memory_entries = 1\n";
+    // The service's default log filter writes a line per request: the one variant that keeps
+    // it shows what that costs.
+    let info_logs = format!("{uncached}[telemetry]\nlog_filter = \"{DEFAULT_LOGS}\"\n");
+    for (name, file, cache) in [
+        ("uncached", "uncached", uncached.to_owned()),
         (
-            "uncached",
-            "[cache]\nredis_url = \"\"\nproduct_memory_entries = 1\n",
+            "uncached, a log line per request",
+            "uncached-logs",
+            info_logs,
         ),
-        ("cached", "[cache]\nkey_prefix = \"bench:\"\n"),
+        (
+            "cached",
+            "cached",
+            "[cache]\nkey_prefix = \"bench:\"\n".to_owned(),
+        ),
     ] {
         ui::heading(&format!(
             "GET /products/{{id}}, {name}: wrk, {} connections, {} s",
             options.connections, options.seconds
         ));
-        let api = Server::start(&binary, &work, name, &database_url, &[], cache)?;
+        let api = Server::start(&binary, &work, file, &database_url, &[], &cache)?;
         // Warm-up: connections, the pool, and (cached) both tiers.
         let warm = (options.seconds / 3).max(1);
         wrk(api.addr, &script, options.connections, warm)?;
@@ -186,6 +199,12 @@ fn report(options: Options, pgbench: &Measured, rows: &[(String, Measured)]) {
     }
     print!("{}", ui::table(&table));
     let get = |name: &str| rows.iter().find(|(n, _)| n.ends_with(name)).map(|(_, m)| m);
+    if let (Some(quiet), Some(logged)) = (get(" uncached"), get("a log line per request")) {
+        println!(
+            "  A log line per request cost {:.0}% of the uncached throughput in this run.",
+            100.0 * (1.0 - logged.per_second / quiet.per_second.max(1.0))
+        );
+    }
     let mut goals = String::new();
     if let Some(uncached) = get("uncached") {
         let r = uncached.per_second / pgbench.per_second.max(1.0);
@@ -232,10 +251,14 @@ impl Server {
         let addr = free_port()?;
         // No relay, no rate limit (one client address sends everything), logs at warn: the
         // benchmark measures serving, not what a log line costs (the report says so).
+        let logs = if extra_config.contains("[telemetry]") {
+            ""
+        } else {
+            "[telemetry]\nlog_filter = \"warn\"\n"
+        };
         let config = format!(
             "listen = \"{addr}\"\ndatabase_url = \"{database_url}\"\n\
-             [security]\nrate_limit_per_sec = 0\n\
-             [telemetry]\nlog_filter = \"warn\"\n\
+             [security]\nrate_limit_per_sec = 0\n{logs}\
              [events]\namqp_url = \"\"\n{extra_config}"
         );
         let config_path = work.join(format!("{name}.toml"));
