@@ -78,7 +78,7 @@ impl Sandbox {
 
 impl SmsProvider for Sandbox {
     fn send_sms(&self, to: UserId, text: &str) -> BoxFuture<'_, Result<(), ProviderError>> {
-        // The text, not the number: the log is not where a customer's messages belong.
+        // Who and how long, never the text: the log is not where a customer's messages belong.
         tracing::info!(user.id = %to, chars = text.chars().count(), "sandbox SMS sent");
         self.keep(Sent::Sms {
             to,
