@@ -74,7 +74,7 @@ impl Caches {
             invalidations,
             products,
             guest_carts: GuestCarts::new(redis.clone(), settings.guest_cart_ttl),
-            trending: Trending::new(redis),
+            trending: Trending::new(redis, TRENDING_WRITE_EVERY, CancellationToken::new()),
         })
     }
 
@@ -85,6 +85,10 @@ impl Caches {
         }
     }
 }
+
+/// How often the views counted in memory are written to the trending sorted sets: the
+/// ranking is at most this much behind, and the product page does no Redis write of its own.
+const TRENDING_WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The longest "no such product" is remembered.
 const NEGATIVE_TTL: std::time::Duration = std::time::Duration::from_secs(5);

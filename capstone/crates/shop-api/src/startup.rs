@@ -94,9 +94,13 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` is cancelled, then drains for at most the configured grace.
+    /// Serves until `shutdown` is cancelled, then drains for at most the configured grace,
+    /// and writes the product views still counted in memory (chapter 09's trending products).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), ServeError> {
-        self.spawn(shutdown).stopped().await
+        let trending = self.state.caches.trending.clone();
+        let served = self.spawn(shutdown).stopped().await;
+        trending.flush().await;
+        served
     }
 
     /// Serves on a background task: what a test holds while it sends requests. The relay,

@@ -17,14 +17,15 @@
 //! - [`Redis`]: the one connection handle, lazy and with short timeouts: Redis being down makes
 //!   the cache slower (every read goes to the loader), never the request fail.
 //! - [`GuestCarts`] and [`Trending`]: state that lives in Redis only, a hash per guest cart with
-//!   a time to live, and a sorted set of product views per day.
+//!   a time to live, and a sorted set of product views per day (counted in memory, written in
+//!   one pipeline a second).
 
 mod bus;
 mod guest_cart;
 mod keys;
 mod redis_handle;
 mod tiered;
-mod trending;
+pub mod trending;
 
 pub use bus::Invalidations;
 pub use guest_cart::{CartLine, GuestCartError, GuestCarts};

@@ -311,25 +311,32 @@ async fn guest_carts_without_redis_say_they_are_unavailable() {
     ));
 }
 
+/// Writes only when told (or when the last handle goes): the tests decide when counts move.
+const BY_HAND: Duration = Duration::from_secs(3_600);
+
 #[tokio::test]
 async fn needs_redis_trending_ranks_today_over_half_of_yesterday() {
     let namespace = testkit::redis().await;
     let redis = Redis::open(&redis_url(), namespace.prefix()).unwrap();
-    let trending = Trending::new(Some(redis));
+    let trending = Trending::new(Some(redis), BY_HAND, CancellationToken::new());
     let today = SystemTime::UNIX_EPOCH + Duration::from_secs(20_000 * 86_400 + 3_600);
     let yesterday = today - Duration::from_secs(86_400);
     let long_ago = today - Duration::from_secs(5 * 86_400);
     for _ in 0..6 {
-        trending.record_view("old-favourite", yesterday).await;
+        trending.record_view("old-favourite", yesterday);
     }
     for _ in 0..4 {
-        trending.record_view("rising", today).await;
+        trending.record_view("rising", today);
     }
-    trending.record_view("rising", yesterday).await;
+    trending.record_view("rising", yesterday);
     for _ in 0..100 {
-        trending.record_view("forgotten", long_ago).await;
+        trending.record_view("forgotten", long_ago);
     }
-    trending.record_view("quiet", today).await;
+    trending.record_view("quiet", today);
+    assert_eq!(trending.pending(), 112);
+    assert_eq!(trending.top(10, today).await, [], "nothing written yet");
+    assert!(trending.flush().await);
+    assert_eq!(trending.pending(), 0);
     let top = trending.top(2, today).await;
     assert_eq!(
         top,
@@ -343,6 +350,126 @@ async fn needs_redis_trending_ranks_today_over_half_of_yesterday() {
         3,
         "days before yesterday do not count"
     );
+    // A second batch adds to the first.
+    trending.record_view("quiet", today);
+    assert!(trending.flush().await);
+    assert_eq!(trending.top(10, today).await[2], ("quiet".to_owned(), 2.0));
+}
+
+/// Polls `top` until it is `expected`, for at most 5 s.
+async fn top_becomes(trending: &Trending, at: SystemTime, expected: &[(&str, f64)]) {
+    let expected: Vec<(String, f64)> = expected
+        .iter()
+        .map(|(p, n)| ((*p).to_owned(), *n))
+        .collect();
+    for _ in 0..500 {
+        if trending.top(10, at).await == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "trending is {:?}, not {expected:?}",
+        trending.top(10, at).await
+    );
+}
+
+#[tokio::test]
+async fn needs_redis_trending_writes_views_by_itself_every_interval() {
+    let namespace = testkit::redis().await;
+    let redis = Redis::open(&redis_url(), namespace.prefix()).unwrap();
+    let trending = Trending::new(
+        Some(redis),
+        Duration::from_millis(50),
+        CancellationToken::new(),
+    );
+    let now = SystemTime::now();
+    for _ in 0..3 {
+        trending.record_view("p", now);
+    }
+    top_becomes(&trending, now, &[("p", 3.0)]).await;
+    assert_eq!(trending.pending(), 0);
+}
+
+#[tokio::test]
+async fn needs_redis_trending_writes_what_is_pending_when_the_last_handle_goes() {
+    let namespace = testkit::redis().await;
+    let open = || Redis::open(&redis_url(), namespace.prefix()).unwrap();
+    let now = SystemTime::now();
+    let trending = Trending::new(Some(open()), BY_HAND, CancellationToken::new());
+    let clone = trending.clone();
+    trending.record_view("p", now);
+    clone.record_view("p", now);
+    drop(trending);
+    drop(clone);
+    let reader = Trending::new(Some(open()), BY_HAND, CancellationToken::new());
+    top_becomes(&reader, now, &[("p", 2.0)]).await;
+}
+
+#[tokio::test]
+async fn needs_redis_trending_writes_what_is_pending_at_shutdown() {
+    let namespace = testkit::redis().await;
+    let open = || Redis::open(&redis_url(), namespace.prefix()).unwrap();
+    let now = SystemTime::now();
+    let shutdown = CancellationToken::new();
+    let trending = Trending::new(Some(open()), BY_HAND, shutdown.clone());
+    trending.record_view("p", now);
+    shutdown.cancel();
+    top_becomes(&trending, now, &[("p", 1.0)]).await;
+}
+
+/// A Redis URL on a loopback port nothing listens on.
+fn unreachable_redis() -> Redis {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    Redis::open(&format!("redis://127.0.0.1:{port}"), "t:").expect("a valid URL")
+}
+
+#[tokio::test]
+async fn trending_keeps_the_views_a_failed_write_could_not_send() {
+    let trending = Trending::new(Some(unreachable_redis()), BY_HAND, CancellationToken::new());
+    let now = SystemTime::now();
+    trending.record_view("p", now);
+    trending.record_view("q", now);
+    assert!(!trending.flush().await, "Redis is unreachable");
+    assert_eq!(trending.pending(), 2, "kept for the next write");
+    trending.record_view("p", now);
+    assert_eq!(trending.pending(), 3);
+}
+
+#[tokio::test]
+async fn trending_holds_at_most_max_pending_products_in_memory() {
+    let trending = Trending::new(Some(unreachable_redis()), BY_HAND, CancellationToken::new());
+    let now = SystemTime::now();
+    for n in 0..shop_cache::trending::MAX_PENDING + 100 {
+        trending.record_view(&format!("p{n}"), now);
+    }
+    // Nothing awaited yet, so on this one-thread runtime the writer has not run: exact counts.
+    let max = shop_cache::trending::MAX_PENDING as u64;
+    assert_eq!(
+        trending.pending(),
+        max,
+        "the 100 past the limit are dropped"
+    );
+    trending.record_view("p0", now);
+    assert_eq!(
+        trending.pending(),
+        max + 1,
+        "a product already counted still counts"
+    );
+    trending.record_view("another", now);
+    assert_eq!(trending.pending(), max + 1);
+}
+
+#[tokio::test]
+async fn trending_without_redis_counts_nothing_and_ranks_nothing() {
+    let trending = Trending::new(None, BY_HAND, CancellationToken::new());
+    trending.record_view("p", SystemTime::now());
+    assert_eq!(trending.pending(), 0);
+    assert!(trending.flush().await);
+    assert_eq!(trending.top(10, SystemTime::now()).await, []);
 }
 
 #[tokio::test]
